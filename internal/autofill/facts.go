@@ -1,0 +1,103 @@
+package autofill
+
+import (
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+)
+
+// Facts is what Decide knows about the cluster a ScaledObject scales. The webhook
+// gathers it from the manager's cache; tests write it down.
+type Facts struct {
+	// ClusterDomain is the Kubernetes cluster's DNS domain, usually cluster.local.
+	ClusterDomain string
+	// StatefulSet is the StatefulSet the target names (for a target of kind InnoDBCluster,
+	// the cluster's StatefulSet); nil when it does not exist.
+	StatefulSet *appsv1.StatefulSet
+	// Cluster is the InnoDBCluster that controls the StatefulSet (or that the target
+	// names); nil when it does not exist.
+	Cluster *innodbcluster.InnoDBCluster
+	// RootUserInSecret tells whether the cluster's Secret has a rootUser key. The managed
+	// TriggerAuthentication maps username from it only then; otherwise triggers need
+	// username: root in their metadata.
+	RootUserInSecret bool
+	// TriggerAuthentications maps every authentication the triggers reference (or may be
+	// given) to the parameters it provides. A reference missing from the map does not exist.
+	// The TriggerAuthentication innokeda manages need not be listed: Decide knows its shape.
+	TriggerAuthentications map[AuthKey]sets.Set[string]
+}
+
+// AuthKey identifies a TriggerAuthentication or ClusterTriggerAuthentication.
+type AuthKey struct {
+	Kind string
+	Name string
+}
+
+// KeyOf returns the AuthKey of a trigger's authenticationRef (KEDA's default kind is
+// TriggerAuthentication).
+func KeyOf(ref *kedav1alpha1.AuthenticationRef) AuthKey {
+	kind := ref.Kind
+	if kind == "" {
+		kind = "TriggerAuthentication"
+	}
+	return AuthKey{Kind: kind, Name: ref.Name}
+}
+
+// AuthenticationName is the TriggerAuthentication the triggers of a cluster are pointed
+// at: the user's own when the cluster names one, else the one innokeda manages.
+func AuthenticationName(cluster string, settings innodbcluster.Settings) string {
+	if settings.TriggerAuthentication != "" {
+		return settings.TriggerAuthentication
+	}
+	return innodbcluster.ManagedTriggerAuthenticationName(cluster)
+}
+
+// managedParameters is what the TriggerAuthentication innokeda keeps provides.
+func managedParameters(rootUserInSecret bool) sets.Set[string] {
+	params := sets.New("password")
+	if rootUserInSecret {
+		params.Insert("username")
+	}
+	return params
+}
+
+// ParametersOf lists the trigger parameters a TriggerAuthentication spec provides, from
+// every source KEDA resolves them from.
+func ParametersOf(spec *kedav1alpha1.TriggerAuthenticationSpec) sets.Set[string] {
+	params := sets.New[string]()
+	for _, r := range spec.SecretTargetRef {
+		params.Insert(r.Parameter)
+	}
+	for _, r := range spec.ConfigMapTargetRef {
+		params.Insert(r.Parameter)
+	}
+	for _, r := range spec.Env {
+		params.Insert(r.Parameter)
+	}
+	for _, r := range spec.BoundServiceAccountToken {
+		params.Insert(r.Parameter)
+	}
+	if v := spec.HashiCorpVault; v != nil {
+		for _, s := range v.Secrets {
+			params.Insert(s.Parameter)
+		}
+	}
+	if v := spec.AzureKeyVault; v != nil {
+		for _, s := range v.Secrets {
+			params.Insert(s.Parameter)
+		}
+	}
+	if v := spec.GCPSecretManager; v != nil {
+		for _, s := range v.Secrets {
+			params.Insert(s.Parameter)
+		}
+	}
+	if v := spec.AwsSecretManager; v != nil {
+		for _, s := range v.Secrets {
+			params.Insert(s.Parameter)
+		}
+	}
+	return params
+}

@@ -1,0 +1,100 @@
+// Package innodbcluster describes the MySQL Operator's InnoDBCluster as far as innokeda
+// needs it: the API type (only the fields innokeda reads), the annotations users put on
+// it, and the names of the objects the operator creates for a cluster.
+package innodbcluster
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// GroupVersion is the API group and version the MySQL Operator serves InnoDBClusters at.
+var GroupVersion = schema.GroupVersion{Group: "mysql.oracle.com", Version: "v2"}
+
+// Kind is the InnoDBCluster kind.
+const Kind = "InnoDBCluster"
+
+// InnoDBCluster is a minimal view of mysql.oracle.com/v2 InnoDBCluster: innokeda reads a
+// few spec fields and the annotations, and ignores everything else so that it keeps
+// working across operator versions.
+type InnoDBCluster struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              Spec `json:"spec,omitempty"`
+}
+
+// Spec holds the InnoDBCluster spec fields innokeda uses.
+type Spec struct {
+	// SecretName names the Secret with the root account (keys rootUser, rootPassword).
+	SecretName string `json:"secretName,omitempty"`
+	// Instances is the number of Group Replication members; the operator defaults it to 1.
+	Instances *int32 `json:"instances,omitempty"`
+}
+
+// InnoDBClusterList is a list of InnoDBClusters.
+type InnoDBClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []InnoDBCluster `json:"items"`
+}
+
+// AddToScheme registers the minimal InnoDBCluster types under mysql.oracle.com/v2.
+func AddToScheme(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &InnoDBCluster{}, &InnoDBClusterList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}
+
+// DesiredInstances is spec.instances, or the operator's default of 1 when unset.
+func (c *InnoDBCluster) DesiredInstances() int32 {
+	if c.Spec.Instances == nil {
+		return 1
+	}
+	return *c.Spec.Instances
+}
+
+// DeepCopyInto copies c into out.
+func (c *InnoDBCluster) DeepCopyInto(out *InnoDBCluster) {
+	*out = *c
+	out.TypeMeta = c.TypeMeta
+	c.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	if c.Spec.Instances != nil {
+		n := *c.Spec.Instances
+		out.Spec.Instances = &n
+	}
+}
+
+// DeepCopy returns a deep copy of c.
+func (c *InnoDBCluster) DeepCopy() *InnoDBCluster {
+	if c == nil {
+		return nil
+	}
+	out := new(InnoDBCluster)
+	c.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopyObject implements runtime.Object.
+func (c *InnoDBCluster) DeepCopyObject() runtime.Object { return c.DeepCopy() }
+
+// DeepCopyObject implements runtime.Object.
+func (l *InnoDBClusterList) DeepCopyObject() runtime.Object {
+	if l == nil {
+		return nil
+	}
+	out := &InnoDBClusterList{TypeMeta: l.TypeMeta}
+	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	if l.Items != nil {
+		out.Items = make([]InnoDBCluster, len(l.Items))
+		for i := range l.Items {
+			l.Items[i].DeepCopyInto(&out.Items[i])
+		}
+	}
+	return out
+}
+
+// AutofillEnabled tells whether the cluster opted in with innokeda.io/autofill: "true".
+func (c *InnoDBCluster) AutofillEnabled() bool {
+	return c.Annotations[AnnotationAutofill] == "true"
+}

@@ -1,0 +1,182 @@
+// Package gen builds the objects innokeda's tests use: ScaledObjects, and an
+// InnoDBCluster with the StatefulSet and Secret the MySQL Operator would create for it.
+// Each builder takes functional options, so a test states only what matters to it.
+package gen
+
+import (
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+)
+
+// ScaledObjectOption changes a ScaledObject under construction.
+type ScaledObjectOption func(*kedav1alpha1.ScaledObject)
+
+// ScaledObject returns a ScaledObject in namespace ns that targets StatefulSet/target
+// (apiVersion unset, like most hand-written ones) and has no triggers.
+func ScaledObject(ns, name, target string, opts ...ScaledObjectOption) *kedav1alpha1.ScaledObject {
+	so := &kedav1alpha1.ScaledObject{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "keda.sh/v1alpha1", Kind: "ScaledObject"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: kedav1alpha1.ScaledObjectSpec{
+			ScaleTargetRef: &kedav1alpha1.ScaleTarget{Kind: "StatefulSet", Name: target},
+		},
+	}
+	for _, o := range opts {
+		o(so)
+	}
+	return so
+}
+
+// ScaledObjectFrom returns a copy of so with opts applied.
+func ScaledObjectFrom(so *kedav1alpha1.ScaledObject, opts ...ScaledObjectOption) *kedav1alpha1.ScaledObject {
+	so = so.DeepCopy()
+	for _, o := range opts {
+		o(so)
+	}
+	return so
+}
+
+// WithTarget sets scaleTargetRef's apiVersion, kind and name.
+func WithTarget(apiVersion, kind, name string) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) {
+		so.Spec.ScaleTargetRef.APIVersion = apiVersion
+		so.Spec.ScaleTargetRef.Kind = kind
+		so.Spec.ScaleTargetRef.Name = name
+	}
+}
+
+// WithEnvSourceContainer sets scaleTargetRef.envSourceContainerName.
+func WithEnvSourceContainer(name string) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) { so.Spec.ScaleTargetRef.EnvSourceContainerName = name }
+}
+
+// WithTrigger appends a trigger of the given type and metadata.
+func WithTrigger(triggerType string, metadata map[string]string) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) {
+		so.Spec.Triggers = append(so.Spec.Triggers, kedav1alpha1.ScaleTriggers{Type: triggerType, Metadata: metadata})
+	}
+}
+
+// WithMySQLTrigger appends a mysql trigger with only a query and queryValue, the way
+// innokeda means users to write them.
+func WithMySQLTrigger(query, queryValue string) ScaledObjectOption {
+	return WithTrigger("mysql", map[string]string{"query": query, "queryValue": queryValue})
+}
+
+// WithTriggerMetadata sets metadata keys of trigger i.
+func WithTriggerMetadata(i int, kv ...string) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) {
+		if so.Spec.Triggers[i].Metadata == nil {
+			so.Spec.Triggers[i].Metadata = map[string]string{}
+		}
+		for j := 0; j+1 < len(kv); j += 2 {
+			so.Spec.Triggers[i].Metadata[kv[j]] = kv[j+1]
+		}
+	}
+}
+
+// WithAuthenticationRef sets trigger i's authenticationRef.
+func WithAuthenticationRef(i int, kind, name string) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) {
+		so.Spec.Triggers[i].AuthenticationRef = &kedav1alpha1.AuthenticationRef{Kind: kind, Name: name}
+	}
+}
+
+// WithReplicas sets minReplicaCount and maxReplicaCount; nil leaves one unset.
+func WithReplicas(minReplicas, maxReplicas *int32) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) {
+		so.Spec.MinReplicaCount = minReplicas
+		so.Spec.MaxReplicaCount = maxReplicas
+	}
+}
+
+// WithAnnotation sets an annotation.
+func WithAnnotation(key, value string) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) { metav1.SetMetaDataAnnotation(&so.ObjectMeta, key, value) }
+}
+
+// ClusterOption changes an InnoDBCluster under construction.
+type ClusterOption func(*innodbcluster.InnoDBCluster)
+
+// InnoDBCluster returns a cluster of three instances whose Secret is <name>-cluster-secret
+// (the mysql-innodbcluster chart's name for it), annotated innokeda.io/autofill: "true".
+func InnoDBCluster(ns, name string, opts ...ClusterOption) *innodbcluster.InnoDBCluster {
+	c := &innodbcluster.InnoDBCluster{
+		TypeMeta: metav1.TypeMeta{APIVersion: innodbcluster.GroupVersion.String(), Kind: innodbcluster.Kind},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   ns,
+			Name:        name,
+			Annotations: map[string]string{innodbcluster.AnnotationAutofill: "true"},
+		},
+		Spec: innodbcluster.Spec{SecretName: name + "-cluster-secret", Instances: ptr.To[int32](3)},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// WithClusterAnnotation sets an annotation on the cluster; an empty value removes it.
+func WithClusterAnnotation(key, value string) ClusterOption {
+	return func(c *innodbcluster.InnoDBCluster) {
+		if value == "" {
+			delete(c.Annotations, key)
+			return
+		}
+		metav1.SetMetaDataAnnotation(&c.ObjectMeta, key, value)
+	}
+}
+
+// WithInstances sets spec.instances; nil leaves it unset.
+func WithInstances(n *int32) ClusterOption {
+	return func(c *innodbcluster.InnoDBCluster) { c.Spec.Instances = n }
+}
+
+// StatefulSet returns the StatefulSet the MySQL Operator creates for cluster: same name,
+// the cluster label, containers sidecar then mysql, and a controller ownerReference to
+// the cluster (whose UID must be set when the object goes to an API server).
+func StatefulSet(cluster *innodbcluster.InnoDBCluster) *appsv1.StatefulSet {
+	labels := map[string]string{innodbcluster.ClusterLabel: cluster.Name, "component": "mysqld"}
+	return &appsv1.StatefulSet{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: cluster.Namespace,
+			Name:      innodbcluster.StatefulSetName(cluster.Name),
+			Labels:    map[string]string{innodbcluster.ClusterLabel: cluster.Name, "tier": "mysql"},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: innodbcluster.GroupVersion.String(), Kind: innodbcluster.Kind,
+				Name: cluster.Name, UID: cluster.UID, Controller: ptr.To(true),
+			}},
+		},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    cluster.Spec.Instances,
+			ServiceName: innodbcluster.InstancesService(cluster.Name),
+			Selector:    &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{
+					{Name: "sidecar", Image: "container-registry.oracle.com/mysql/community-operator"},
+					{Name: "mysql", Image: "container-registry.oracle.com/mysql/community-server"},
+				}},
+			},
+		},
+	}
+}
+
+// Secret returns the cluster's root Secret; with rootUser "" it has no rootUser key.
+func Secret(cluster *innodbcluster.InnoDBCluster, rootUser, rootPassword string) *corev1.Secret {
+	s := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: cluster.Namespace, Name: cluster.Spec.SecretName},
+		StringData: map[string]string{innodbcluster.SecretKeyRootPassword: rootPassword},
+	}
+	if rootUser != "" {
+		s.StringData[innodbcluster.SecretKeyRootUser] = rootUser
+	}
+	return s
+}
