@@ -1,0 +1,68 @@
+// Package app builds and runs the innokeda manager: options and flags, the scheme, the
+// cache, and the webhooks and controllers that make up innokeda.
+package app
+
+import (
+	"flag"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+// Options configure the innokeda manager. Each has a command-line flag of the same name.
+type Options struct {
+	Kubeconfig             string
+	WebhookPort            int
+	WebhookCertDir         string
+	MetricsBindAddress     string
+	HealthProbeBindAddress string
+	LeaderElect            bool
+	LeaderElectionID       string
+	LeaderElectionNS       string
+	ClusterDomain          string
+	EnableHTTP2            bool
+	Zap                    zap.Options
+
+	// WebhookHost is the address the webhook server binds to; empty means every
+	// interface. It has no flag: tests bind to loopback.
+	WebhookHost string
+}
+
+// DefaultOptions returns the defaults the flags document.
+func DefaultOptions() Options {
+	return Options{
+		WebhookPort:            9443,
+		WebhookCertDir:         "/tmp/k8s-webhook-server/serving-certs",
+		MetricsBindAddress:     ":8080",
+		HealthProbeBindAddress: ":8081",
+		LeaderElectionID:       "innokeda.io",
+		ClusterDomain:          "cluster.local",
+	}
+}
+
+// BindFlags registers the options on fs. innokeda uses its own FlagSet: controller-runtime
+// registers --kubeconfig on the global one.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Empty: $KUBECONFIG, then the in-cluster configuration.")
+	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "Port the admission webhook server listens on (TLS).")
+	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "Directory with the webhook server's tls.crt and tls.key; they are reloaded when they change.")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the Prometheus metrics endpoint; \"0\" turns it off.")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader among replicas before running controllers; every replica serves webhooks.")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "Name of the Lease used for leader election.")
+	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", o.LeaderElectionNS, "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster.")
+	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "DNS domain of the Kubernetes cluster, used in the MySQL host names innokeda fills in.")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve webhooks over HTTP/2 too. Off by default: HTTP/2 rapid-reset and stream-cancellation attacks (CVE-2023-44487, CVE-2023-39325).")
+	o.Zap.BindFlags(fs)
+}
+
+// Validate reports options that cannot work.
+func (o *Options) Validate() error {
+	if o.WebhookPort <= 0 || o.WebhookPort > 65535 {
+		return fmt.Errorf("--webhook-port %d is not a port number", o.WebhookPort)
+	}
+	if o.ClusterDomain == "" {
+		return fmt.Errorf("--cluster-domain must not be empty")
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+// Package webhook holds innokeda's admission webhooks for KEDA ScaledObjects. The
+// handlers are thin: they gather facts from the manager's cache and leave every
+// decision to the pure rules in internal/autofill.
+package webhook
+
+import (
+	"context"
+	"fmt"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+)
+
+// MutatePath is where the API server sends ScaledObjects for defaulting.
+const MutatePath = "/mutate-keda-sh-v1alpha1-scaledobject"
+
+// SetupScaledObjectDefaulter registers the mutating webhook with the manager's webhook server.
+func SetupScaledObjectDefaulter(mgr manager.Manager, clusterDomain string) error {
+	d := NewScaledObjectDefaulter(mgr.GetScheme(), mgr.GetClient(), mgr.GetAPIReader(), clusterDomain)
+	mgr.GetWebhookServer().Register(MutatePath, &admission.Webhook{Handler: d})
+	return nil
+}
+
+// ScaledObjectDefaulter fills ScaledObjects that scale the StatefulSet of an annotated
+// InnoDBCluster. It reads StatefulSets, InnoDBClusters and (Cluster)TriggerAuthentications
+// through cache, and only the cluster's Secret through secrets, an uncached reader, so that
+// innokeda never holds every Secret of the cluster in memory.
+type ScaledObjectDefaulter struct {
+	cache         client.Reader
+	secrets       client.Reader
+	decoder       admission.Decoder
+	clusterDomain string
+}
+
+var _ admission.Handler = &ScaledObjectDefaulter{}
+
+// NewScaledObjectDefaulter returns a defaulter; scheme must know KEDA's and innokeda's types.
+func NewScaledObjectDefaulter(scheme *runtime.Scheme, cache, secrets client.Reader, clusterDomain string) *ScaledObjectDefaulter {
+	return &ScaledObjectDefaulter{cache: cache, secrets: secrets, decoder: admission.NewDecoder(scheme), clusterDomain: clusterDomain}
+}
+
+// Handle implements admission.Handler. It never denies: an object innokeda cannot fill is
+// admitted unchanged, with a warning when the user evidently meant it to be filled.
+func (d *ScaledObjectDefaulter) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return skipped(skipNotCreateOrUpdate)
+	}
+	so := &kedav1alpha1.ScaledObject{}
+	if err := d.decoder.Decode(req, so); err != nil {
+		// The API server's schema validation rejects such an object with a better message.
+		logf.FromContext(ctx).V(1).Info("Admitting a ScaledObject that does not decode", "error", err.Error())
+		return skipped(skipUndecodable)
+	}
+	if so.Namespace == "" {
+		so.Namespace = req.Namespace // not set in the object on CREATE with generateName
+	}
+	kind, name, skip := autofill.TargetOf(so)
+	if skip != "" {
+		return skipped(skip)
+	}
+	facts, err := d.gather(ctx, so, kind, name)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
+		return skipped(skipLookupFailed).WithWarnings(
+			fmt.Sprintf("innokeda could not look up %s %s, so it filled nothing; try again: %v", kind, name, err))
+	}
+	result := autofill.Decide(so, facts)
+	if result.Skip != "" {
+		return skipped(result.Skip).WithWarnings(result.Warnings...)
+	}
+	paths := make([]string, 0, len(result.Fills))
+	for _, f := range result.Fills {
+		fillsTotal.WithLabelValues(f.Field).Inc()
+		paths = append(paths, f.Path)
+	}
+	if len(paths) > 0 {
+		logf.FromContext(ctx).V(1).Info("Filled ScaledObject", "fields", paths)
+	}
+	return admission.Patched("", result.Patch...).WithWarnings(result.Warnings...)
+}
+
+func skipped(reason autofill.Skip) admission.Response {
+	skipsTotal.WithLabelValues(string(reason)).Inc()
+	return admission.Allowed("")
+}
+
+// gather reads the facts Decide needs. Objects that do not exist are left nil; only
+// other errors are returned. The Secret and the TriggerAuthentications are read only for
+// objects in scope.
+func (d *ScaledObjectDefaulter) gather(ctx context.Context, so *kedav1alpha1.ScaledObject, kind, name string) (autofill.Facts, error) {
+	facts := autofill.Facts{ClusterDomain: d.clusterDomain}
+	ns := so.Namespace
+	clusterName := name
+	if kind == "StatefulSet" {
+		sts := &appsv1.StatefulSet{}
+		found, err := d.get(ctx, d.cache, ns, name, sts)
+		if err != nil {
+			return facts, err
+		}
+		if found {
+			facts.StatefulSet = sts
+			owner, ok := innodbcluster.ControllerName(sts)
+			if !ok {
+				return facts, nil
+			}
+			clusterName = owner
+		}
+		// Not found: the cluster of the same name, if any, tells whether to warn.
+	}
+	cluster := &innodbcluster.InnoDBCluster{}
+	if found, err := d.get(ctx, d.cache, ns, clusterName, cluster); err != nil || !found {
+		return facts, err
+	}
+	facts.Cluster = cluster
+	if kind == innodbcluster.Kind {
+		sts := &appsv1.StatefulSet{}
+		found, err := d.get(ctx, d.cache, ns, innodbcluster.StatefulSetName(clusterName), sts)
+		if err != nil {
+			return facts, err
+		}
+		if found {
+			facts.StatefulSet = sts
+		}
+	}
+	if skip, _ := autofill.Scope(so, facts); skip != "" {
+		return facts, nil
+	}
+
+	if cluster.Spec.SecretName != "" {
+		// A Secret that does not exist has no rootUser key: username root is still right.
+		secret := &corev1.Secret{}
+		if _, err := d.get(ctx, d.secrets, ns, cluster.Spec.SecretName, secret); err != nil {
+			return facts, err
+		}
+		_, facts.RootUserInSecret = secret.Data[innodbcluster.SecretKeyRootUser]
+	}
+	auths, err := d.triggerAuthentications(ctx, so, cluster)
+	facts.TriggerAuthentications = auths
+	return facts, err
+}
+
+// triggerAuthentications reads the parameters of each authentication the mysql triggers
+// reference, or will reference once filled. The one innokeda manages is known already.
+func (d *ScaledObjectDefaulter) triggerAuthentications(ctx context.Context, so *kedav1alpha1.ScaledObject, cluster *innodbcluster.InnoDBCluster) (map[autofill.AuthKey]sets.Set[string], error) {
+	settings, _ := innodbcluster.SettingsFromAnnotations(cluster.Annotations)
+	managed := autofill.AuthKey{Kind: "TriggerAuthentication", Name: innodbcluster.ManagedTriggerAuthenticationName(cluster.Name)}
+	auths := map[autofill.AuthKey]sets.Set[string]{}
+	looked := sets.New(managed)
+	for _, t := range so.Spec.Triggers {
+		if t.Type != autofill.MySQLTriggerType {
+			continue
+		}
+		key := autofill.AuthKey{Kind: "TriggerAuthentication", Name: autofill.AuthenticationName(cluster.Name, settings)}
+		if t.AuthenticationRef != nil {
+			key = autofill.KeyOf(t.AuthenticationRef)
+		}
+		if looked.Has(key) {
+			continue
+		}
+		looked.Insert(key)
+		var (
+			obj  client.Object
+			spec *kedav1alpha1.TriggerAuthenticationSpec
+			ns   string
+		)
+		switch key.Kind {
+		case "ClusterTriggerAuthentication":
+			cta := &kedav1alpha1.ClusterTriggerAuthentication{}
+			obj, spec = cta, &cta.Spec
+		default:
+			ta := &kedav1alpha1.TriggerAuthentication{}
+			obj, spec, ns = ta, &ta.Spec, so.Namespace
+		}
+		found, err := d.get(ctx, d.cache, ns, key.Name, obj)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			auths[key] = autofill.ParametersOf(spec)
+		}
+	}
+	return auths, nil
+}
+
+// get reads one object; found is false when it, or its kind, does not exist.
+func (d *ScaledObjectDefaulter) get(ctx context.Context, r client.Reader, ns, name string, obj client.Object) (found bool, err error) {
+	err = r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err), meta.IsNoMatchError(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("get %T %s/%s: %w", obj, ns, name, err)
+}
