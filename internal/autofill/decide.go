@@ -307,10 +307,10 @@ func isPort(s string) bool {
 	return err == nil && n > 0 && n <= 65535
 }
 
-// escapePointer escapes a JSON pointer reference token (RFC 6901).
-func escapePointer(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
-}
+// pointerEscaper escapes a JSON pointer reference token (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+func escapePointer(s string) string { return pointerEscaper.Replace(s) }
 
 // mergeLists appends to a the items of b it does not hold yet, keeping the order.
 func mergeLists(a, b []string) []string {
