@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"os"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -91,8 +93,13 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 
 // Run parses args, then runs the manager until ctx is done.
 func Run(ctx context.Context, args []string) error {
+	return run(ctx, args, os.Stderr)
+}
+
+func run(ctx context.Context, args []string, output io.Writer) error {
 	o := DefaultOptions()
 	fs := flag.NewFlagSet("innokeda", flag.ContinueOnError)
+	fs.SetOutput(output)
 	o.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,7 +107,10 @@ func Run(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap), zap.WriteTo(output)))
 
 	cfg, err := restConfig(o.Kubeconfig)
 	if err != nil {

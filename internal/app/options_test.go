@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"io"
+	"testing"
+)
+
+func TestFlags(t *testing.T) {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("innokeda", flag.ContinueOnError)
+	o.BindFlags(fs)
+	args := []string{"--kubeconfig", "/k", "--webhook-port", "10250", "--webhook-cert-dir", "/certs", "--metrics-bind-address", "0",
+		"--health-probe-bind-address", ":9000", "--leader-elect", "--cluster-domain", "corp.example", "--zap-log-level", "debug"}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if o.Kubeconfig != "/k" || o.WebhookPort != 10250 || o.WebhookCertDir != "/certs" || o.MetricsBindAddress != "0" ||
+		o.HealthProbeBindAddress != ":9000" || !o.LeaderElect || o.ClusterDomain != "corp.example" || o.EnableHTTP2 {
+		t.Errorf("parsed options = %+v", o)
+	}
+}
+
+func TestInvalidOptionsAreRejectedBeforeConnecting(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"port out of range", []string{"--webhook-port", "70000"}, "--webhook-port 70000 is not a port number"},
+		{"empty cluster domain", []string{"--cluster-domain", ""}, "--cluster-domain must not be empty"},
+		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// The kubeconfig does not exist: an error about it would mean options were not checked first.
+			err := run(context.Background(), append([]string{"--kubeconfig", "/nonexistent"}, tc.args...), io.Discard)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
