@@ -1,0 +1,68 @@
+// Package dryrun runs a KEDA mysql trigger's query against MySQL the way KEDA will, before
+// the ScaledObject is admitted, and safely: only a single read-only SELECT (checked by a
+// MySQL grammar parser) is ever sent, only to hosts of the target InnoDBCluster, inside a
+// read-only transaction that is rolled back, with server-side and client-side time limits.
+package dryrun
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // the value expressions the parser builds
+)
+
+// parsers pools TiDB's MySQL parser, which is not safe for concurrent use.
+var parsers = sync.Pool{New: func() any { return parser.New() }}
+
+// CheckQuery returns an error, phrased as the fix, unless query is exactly one SELECT
+// (UNIONs and WITH included) that neither writes its result anywhere nor takes locks.
+// Anything else is refused without connecting to MySQL.
+func CheckQuery(query string) error {
+	if strings.TrimSpace(query) == "" {
+		return errors.New("is empty: give one SELECT statement that returns a single number")
+	}
+	p := parsers.Get().(*parser.Parser)
+	defer parsers.Put(p)
+	stmts, _, err := p.ParseSQL(query)
+	if err != nil {
+		return fmt.Errorf("is not a SELECT statement MySQL's grammar accepts (%v): give one SELECT statement that returns a single number", err)
+	}
+	if len(stmts) != 1 {
+		return fmt.Errorf("holds %d statements: give exactly one SELECT statement, without a semicolon between statements", len(stmts))
+	}
+	switch stmts[0].(type) {
+	case *ast.SelectStmt, *ast.SetOprStmt:
+	default:
+		return fmt.Errorf("is not a SELECT (statement kind: %s): the query may only read; KEDA runs it on every poll", statementKind(stmts[0]))
+	}
+	v := &readOnlyVisitor{}
+	stmts[0].Accept(v)
+	return v.err
+}
+
+// readOnlyVisitor looks through every SELECT in the tree, subqueries included.
+type readOnlyVisitor struct{ err error }
+
+func (v *readOnlyVisitor) Enter(n ast.Node) (ast.Node, bool) {
+	if sel, ok := n.(*ast.SelectStmt); ok && v.err == nil {
+		switch {
+		case sel.SelectIntoOpt != nil:
+			v.err = errors.New("writes its result with INTO (OUTFILE, DUMPFILE or a variable): remove the INTO clause")
+		case sel.LockInfo != nil && sel.LockInfo.LockType != ast.SelectLockNone:
+			v.err = errors.New("takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database")
+		}
+	}
+	return n, v.err != nil
+}
+
+func (v *readOnlyVisitor) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// statementKind names a statement for a message: *ast.DropTableStmt is "DropTable".
+func statementKind(stmt ast.StmtNode) string {
+	return strings.TrimSuffix(reflect.TypeOf(stmt).Elem().Name(), "Stmt")
+}

@@ -1,0 +1,172 @@
+package dryrun_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/test/harness"
+)
+
+var server *harness.MariaDB
+
+func TestMain(m *testing.M) {
+	var err error
+	if server, err = harness.StartMariaDB(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	server.Stop()
+	os.Exit(code)
+}
+
+func appConfig(user, password string) *mysql.Config {
+	cfg, _ := dryrun.Params{Host: "db.example", Port: "3306", Username: user, Password: password, DBName: harness.Database}.Config()
+	return cfg
+}
+
+func run(t *testing.T, budget time.Duration, cfg *mysql.Config, query string) (dryrun.Observation, error, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	obs, err := dryrun.NewRunner(4).Run(ctx, cfg, server.Addr, query)
+	return obs, err, time.Since(start)
+}
+
+func TestRunAgainstMariaDB(t *testing.T) {
+	cfg := appConfig(harness.AppUser, harness.AppPassword)
+	tests := []struct {
+		name    string
+		cfg     *mysql.Config
+		query   string
+		wantObs dryrun.Observation
+		wantErr string
+	}{
+		{name: "the classic query", cfg: cfg, query: "SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'",
+			wantObs: dryrun.Observation{Columns: 1, ColumnSQL: "DECIMAL", Rows: 1, Value: []byte("2")}},
+		{name: "several rows", cfg: cfg, query: "SELECT id FROM testtable ORDER BY id",
+			wantObs: dryrun.Observation{Columns: 1, ColumnSQL: "INT", Rows: 2, Value: int64(1)}},
+		{name: "NULL", cfg: cfg, query: "SELECT price FROM testtable WHERE testcolumn = 'c'",
+			wantObs: dryrun.Observation{Columns: 1, ColumnSQL: "DECIMAL", Rows: 1, Value: nil}},
+		{name: "no rows", cfg: cfg, query: "SELECT id FROM testtable WHERE 1 = 0",
+			wantObs: dryrun.Observation{Columns: 1, ColumnSQL: "INT", Rows: 0}},
+		{name: "syntax error", cfg: cfg, query: "SELECT FROM", wantErr: "MySQL error 1064: "},
+		{name: "unknown table", cfg: cfg, query: "SELECT COUNT(*) FROM nope", wantErr: "MySQL error 1146: Table 'testdb.nope' doesn't exist"},
+		{name: "unknown column", cfg: cfg, query: "SELECT nope FROM testtable", wantErr: "MySQL error 1054: Unknown column 'nope' in 'SELECT'"},
+		{name: "missing privilege", cfg: cfg, query: "SELECT COUNT(*) FROM mysql.user", wantErr: "MySQL error 1142: SELECT command denied to user 'keda'@'127.0.0.1' for table `mysql`.`user`"},
+		{name: "wrong password", cfg: appConfig(harness.AppUser, "wrong"), query: "SELECT 1", wantErr: "MySQL error 1045: Access denied for user 'keda'@'127.0.0.1' (using password: YES)"},
+		{name: "a stored function that writes is stopped by the read-only transaction", cfg: cfg, query: "SELECT testdb.sneaky()", wantErr: "MySQL error 1792: Cannot execute statement in a READ ONLY transaction"},
+	}
+	ctx := context.Background()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := server.TableChecksum(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			obs, err, _ := run(t, 2*time.Second, tc.cfg, tc.query)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (len(gotErr) < len(tc.wantErr) || gotErr[:len(tc.wantErr)] != tc.wantErr) {
+				t.Fatalf("error = %q, want %q", gotErr, tc.wantErr)
+			}
+			obs.Took = 0
+			if tc.wantErr == "" && fmt.Sprintf("%#v", obs) != fmt.Sprintf("%#v", tc.wantObs) {
+				t.Errorf("observation = %#v, want %#v", obs, tc.wantObs)
+			}
+			if after, _ := server.TableChecksum(ctx); after != before {
+				t.Errorf("testtable changed: checksum %s, then %s", before, after)
+			}
+		})
+	}
+}
+
+func TestRunStaysWithinItsBudget(t *testing.T) {
+	cfg := appConfig(harness.AppUser, harness.AppPassword)
+	const budget = 1500 * time.Millisecond
+	ctx := context.Background()
+
+	t.Run("SELECT SLEEP(60) is stopped on the server", func(t *testing.T) {
+		_, err, took := run(t, budget, cfg, "SELECT SLEEP(60)")
+		if !errors.Is(err, dryrun.ErrTimedOut) {
+			t.Errorf("error = %v, want ErrTimedOut", err)
+		}
+		if took > budget+200*time.Millisecond {
+			t.Errorf("took %v, budget %v", took, budget)
+		}
+		if running, err := server.RunningQueries(ctx); err != nil || len(running) != 0 {
+			t.Errorf("still running on the server: %q (%v)", running, err)
+		}
+	})
+
+	t.Run("a frozen server", func(t *testing.T) {
+		if err := server.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		_, err, took := run(t, budget, cfg, "SELECT 1")
+		if err := server.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(err, dryrun.ErrTimedOut) {
+			t.Errorf("error = %v, want ErrTimedOut", err)
+		}
+		if took > budget+200*time.Millisecond {
+			t.Errorf("took %v, budget %v", took, budget)
+		}
+		if running, err := server.RunningQueries(ctx); err != nil || slices.ContainsFunc(running, func(q string) bool { return q != "" }) {
+			t.Errorf("still running on the server: %q (%v)", running, err)
+		}
+	})
+}
+
+func TestRunWhenNothingListens(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	// A port nobody listens on: connection refused.
+	_, err := dryrun.NewRunner(1).Run(ctx, appConfig(harness.AppUser, harness.AppPassword), "127.0.0.1:1", "SELECT 1")
+	if !errors.Is(err, dryrun.ErrUnreachable) {
+		t.Errorf("error = %v, want ErrUnreachable", err)
+	}
+}
+
+func TestRunLimitsConcurrency(t *testing.T) {
+	runner := dryrun.NewRunner(1)
+	cfg := appConfig(harness.AppUser, harness.AppPassword)
+	long, cancelLong := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancelLong()
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		close(started)
+		_, err := runner.Run(long, cfg, server.Addr, "SELECT SLEEP(60)")
+		done <- err
+	}()
+	<-started
+	// Wait until the first dry-run holds its slot and runs on the server.
+	if err := wait.PollUntilContextTimeout(long, 10*time.Millisecond, time.Second, true, func(ctx context.Context) (bool, error) {
+		running, err := server.RunningQueries(ctx)
+		return len(running) > 0, err
+	}); err != nil {
+		t.Fatalf("the first dry-run never ran: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	if _, err := runner.Run(short, cfg, server.Addr, "SELECT 1"); !errors.Is(err, dryrun.ErrBusy) {
+		t.Errorf("second dry-run: error = %v, want ErrBusy", err)
+	}
+	if err := <-done; !errors.Is(err, dryrun.ErrTimedOut) {
+		t.Errorf("first dry-run: error = %v, want ErrTimedOut", err)
+	}
+}

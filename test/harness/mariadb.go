@@ -1,0 +1,230 @@
+package harness
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// The accounts and data of a test MariaDB server, the classic KEDA example's.
+const (
+	AppUser     = "keda"
+	AppPassword = "app-pw-Zq8!never-shown"
+	Database    = "testdb"
+)
+
+// MariaDB is a throwaway MariaDB server on loopback, private to one test binary: its
+// own data directory, port and socket, no system service involved.
+type MariaDB struct {
+	Addr         string // 127.0.0.1:port
+	RootPassword string
+	dir          string
+	cmd          *exec.Cmd
+	exited       chan struct{}
+	admin        *sql.DB
+}
+
+// StartMariaDB initialises and starts a server, then creates testdb.testtable (rows
+// whose testcolumn2 is 'none' and 'done'), a least-privilege user AppUser that may only
+// SELECT from and EXECUTE in testdb, and a stored function testdb.sneaky() that writes
+// (SQL SECURITY DEFINER, defined by root), to prove that a dry-run cannot write even
+// through a function.
+func StartMariaDB() (*MariaDB, error) {
+	mariadbd, err := findBinary("mariadbd")
+	if err != nil {
+		return nil, err
+	}
+	installDB, err := findBinary("mariadb-install-db")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "innokeda-mariadb-")
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	out, err := exec.Command(installDB, "--no-defaults", "--datadir="+data, "--user=root",
+		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("mariadb-install-db: %w: %s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	m := &MariaDB{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), RootPassword: "root-pw-never-shown", dir: dir, exited: make(chan struct{})}
+	m.cmd = exec.Command(mariadbd, "--no-defaults", "--datadir="+data, "--socket="+m.socket(),
+		"--port="+strconv.Itoa(port), "--bind-address=127.0.0.1", "--user=root", "--skip-log-bin",
+		"--skip-name-resolve", "--log-error="+filepath.Join(dir, "error.log"), "--pid-file="+filepath.Join(dir, "pid"),
+		"--max-connections=50")
+	if err := m.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start mariadbd: %w", err)
+	}
+	go func() { _ = m.cmd.Wait(); close(m.exited) }()
+
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.User = "unix", m.socket(), "root"
+	cfg.MultiStatements = true
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.admin = sql.OpenDB(connector)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-m.exited:
+			return false, fmt.Errorf("mariadbd exited: %s", m.errorLog())
+		default:
+		}
+		return m.admin.PingContext(ctx) == nil, nil
+	}); err != nil {
+		m.Stop()
+		return nil, fmt.Errorf("wait for mariadbd: %w", err)
+	}
+	if _, err := m.admin.ExecContext(ctx, fmt.Sprintf(`
+		CREATE DATABASE %[1]s;
+		CREATE TABLE %[1]s.testtable (id INT AUTO_INCREMENT PRIMARY KEY, testcolumn VARCHAR(64), testcolumn2 VARCHAR(64), price DECIMAL(10,2));
+		INSERT INTO %[1]s.testtable (testcolumn, testcolumn2, price) VALUES
+			('a', 'none', 1.50), ('b', 'none', 2.00), ('c', 'none', NULL), ('d', 'done', 4.25), ('e', 'none', 5.00), ('f', 'none', 6.00),
+			('g', 'none', 7.00), ('h', 'none', 8.00), ('i', 'none', 9.00), ('j', 'none', 10.00), ('k', 'none', 11.00), ('l', 'none', 12.00), ('m', 'none', 13.00);
+		CREATE FUNCTION %[1]s.sneaky() RETURNS INT MODIFIES SQL DATA SQL SECURITY DEFINER
+			BEGIN INSERT INTO %[1]s.testtable (testcolumn, testcolumn2) VALUES ('sneaky', 'none'); RETURN 1; END;
+		CREATE USER '%[2]s'@'%%' IDENTIFIED BY '%[3]s';
+		GRANT SELECT, EXECUTE ON %[1]s.* TO '%[2]s'@'%%';
+		CREATE USER 'root'@'%%' IDENTIFIED BY '%[4]s';
+		GRANT ALL ON *.* TO 'root'@'%%' WITH GRANT OPTION;
+		FLUSH PRIVILEGES;`, Database, AppUser, AppPassword, m.RootPassword)); err != nil {
+		m.Stop()
+		return nil, fmt.Errorf("set up test data: %w", err)
+	}
+	return m, nil
+}
+
+func (m *MariaDB) socket() string { return filepath.Join(m.dir, "sock") }
+
+// Port is the server's TCP port.
+func (m *MariaDB) Port() int {
+	_, p, _ := net.SplitHostPort(m.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// Admin is a root connection over the Unix socket, for checking the server's state.
+func (m *MariaDB) Admin() *sql.DB { return m.admin }
+
+// TableChecksum is a fingerprint of testdb.testtable's contents.
+func (m *MariaDB) TableChecksum(ctx context.Context) (string, error) {
+	var table string
+	var sum sql.NullInt64
+	err := m.admin.QueryRowContext(ctx, "CHECKSUM TABLE "+Database+".testtable").Scan(&table, &sum)
+	return fmt.Sprint(sum.Int64), err
+}
+
+// Tables lists the tables of testdb.
+func (m *MariaDB) Tables(ctx context.Context) ([]string, error) {
+	rows, err := m.admin.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name", Database)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// Connections is the server's count of connection attempts so far (successful or not).
+func (m *MariaDB) Connections(ctx context.Context) (int, error) {
+	var name string
+	var n int
+	err := m.admin.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Connections'").Scan(&name, &n)
+	return n, err
+}
+
+// RunningQueries lists the statements the server is executing for AppUser.
+func (m *MariaDB) RunningQueries(ctx context.Context) ([]string, error) {
+	rows, err := m.admin.QueryContext(ctx, "SELECT COALESCE(info, '') FROM information_schema.processlist WHERE user = ? AND command = 'Query'", AppUser)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var list []string
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			return nil, err
+		}
+		list = append(list, q)
+	}
+	return list, rows.Err()
+}
+
+// Pause freezes the server process (SIGSTOP): connections hang instead of failing.
+func (m *MariaDB) Pause() error { return m.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume thaws a paused server.
+func (m *MariaDB) Resume() error { return m.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Stop shuts the server down and removes its files.
+func (m *MariaDB) Stop() {
+	if m.admin != nil {
+		_ = m.admin.Close()
+	}
+	if m.cmd.Process != nil {
+		_ = m.cmd.Process.Signal(syscall.SIGCONT)
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.exited:
+		case <-time.After(20 * time.Second):
+			_ = m.cmd.Process.Kill()
+			<-m.exited
+		}
+	}
+	_ = os.RemoveAll(m.dir)
+}
+
+func (m *MariaDB) errorLog() string {
+	b, _ := os.ReadFile(filepath.Join(m.dir, "error.log"))
+	return string(b)
+}
+
+// findBinary looks in PATH, then in the sbin directories Debian installs servers into.
+func findBinary(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/usr/bin"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New(name + " not found: install mariadb-server (apt-get install -y mariadb-server)")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
