@@ -1,0 +1,143 @@
+// Package validation holds the checks a ScaledObject for an annotated InnoDBCluster must
+// pass before it is admitted, as pure functions: each problem is a field error under its
+// full path, phrased as the fix, with a reason for metrics. Checks that need MySQL live in
+// internal/dryrun; the webhook combines both.
+package validation
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+)
+
+// Reasons a ScaledObject is denied; the metrics label of each violation.
+const (
+	ReasonReplicaBounds        = "replica-bounds"
+	ReasonEnvSourceContainer   = "env-source-container"
+	ReasonMissingQuery         = "missing-query"
+	ReasonQueryValue           = "query-value"
+	ReasonActivationQueryValue = "activation-query-value"
+	ReasonPasswordInMetadata   = "password-in-metadata"
+	ReasonQueryNotReadOnly     = "query-not-read-only"
+	ReasonAuthentication       = "authentication"
+	ReasonConnectionString     = "connection-string"
+	ReasonQueryResult          = "query-result"
+	ReasonServerRejected       = "server-rejected"
+	ReasonNotValidated         = "not-validated"
+)
+
+// Violation is one reason to deny.
+type Violation struct {
+	Reason string
+	Err    *field.Error
+}
+
+// Violations are collected in a fixed order: the object's fields, then each trigger's.
+type Violations []Violation
+
+// ErrorList returns the field errors, for apierrors.NewInvalid.
+func (vs Violations) ErrorList() field.ErrorList {
+	list := make(field.ErrorList, 0, len(vs))
+	for _, v := range vs {
+		list = append(list, v.Err)
+	}
+	return list
+}
+
+// Add appends a violation.
+func (vs *Violations) Add(reason string, err *field.Error) {
+	*vs = append(*vs, Violation{Reason: reason, Err: err})
+}
+
+// Invalid is a field error that does not echo the field's value (it may be a secret).
+func Invalid(path *field.Path, detail string) *field.Error {
+	return field.Invalid(path, field.OmitValueType{}, detail)
+}
+
+// TriggerPath is the path of trigger i.
+func TriggerPath(i int) *field.Path { return field.NewPath("spec", "triggers").Index(i) }
+
+// MetadataPath is the path of a key of trigger i's metadata, written the way users know it.
+func MetadataPath(i int, key string) *field.Path { return TriggerPath(i).Child("metadata", key) }
+
+// ScaledObject checks what can be checked without MySQL: the replica bounds, the env
+// source container against the target's containers, and every mysql trigger's metadata.
+func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string) Violations {
+	var vs Violations
+	spec := so.Spec
+	minReplicas, maxReplicas := int32(0), int32(100) // KEDA's defaults
+	if spec.MinReplicaCount != nil {
+		minReplicas = *spec.MinReplicaCount
+	}
+	if spec.MaxReplicaCount != nil {
+		maxReplicas = *spec.MaxReplicaCount
+	}
+	if minReplicas <= 0 {
+		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
+			"must be at least 1: scaling an InnoDBCluster's StatefulSet to 0 stops every group member and the cluster needs a manual reboot"))
+	}
+	if maxReplicas > innodbcluster.MaxGroupMembers {
+		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "maxReplicaCount"), maxReplicas,
+			fmt.Sprintf("must be at most %d, the MySQL Group Replication member limit", innodbcluster.MaxGroupMembers)))
+	}
+	if minReplicas > maxReplicas {
+		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
+			fmt.Sprintf("must not be above maxReplicaCount (%d)", maxReplicas)))
+	}
+	if ref := spec.ScaleTargetRef; ref != nil && ref.EnvSourceContainerName != "" && !slices.Contains(containers, ref.EnvSourceContainerName) {
+		vs.Add(ReasonEnvSourceContainer, field.Invalid(field.NewPath("spec", "scaleTargetRef", "envSourceContainerName"), ref.EnvSourceContainerName,
+			fmt.Sprintf("is not a container of %s %s, so KEDA would fail every trigger: use one of %s (the database container is %q)",
+				ref.Kind, ref.Name, strings.Join(containers, ", "), innodbcluster.MySQLContainer)))
+	}
+	for i, t := range spec.Triggers {
+		if t.Type == "mysql" {
+			vs = append(vs, MySQLTrigger(i, t.Metadata)...)
+		}
+	}
+	return vs
+}
+
+// MySQLTrigger checks a mysql trigger's metadata the way KEDA's scaler parses it, and
+// that its query is a single read-only SELECT.
+func MySQLTrigger(i int, md map[string]string) Violations {
+	var vs Violations
+	if strings.TrimSpace(md["query"]) == "" {
+		vs.Add(ReasonMissingQuery, field.Required(MetadataPath(i, "query"), "set a SELECT that returns one number, e.g. SELECT COUNT(*) FROM db.jobs WHERE state = 'queued'"))
+	} else if err := dryrun.CheckQuery(md["query"]); err != nil {
+		vs.Add(ReasonQueryNotReadOnly, Invalid(MetadataPath(i, "query"), "the query "+err.Error()))
+	}
+	if v := md["queryValue"]; strings.TrimSpace(v) == "" {
+		vs.Add(ReasonQueryValue, field.Required(MetadataPath(i, "queryValue"), "set the value of the query's result per replica, e.g. \"5\""))
+	} else if f, err := ParseNumber(v); err != nil {
+		vs.Add(ReasonQueryValue, field.Invalid(MetadataPath(i, "queryValue"), v, "must be a number, e.g. \"5\" or \"2.5\""))
+	} else if f <= 0 {
+		vs.Add(ReasonQueryValue, field.Invalid(MetadataPath(i, "queryValue"), v, "must be above 0: it is the query's result per replica"))
+	}
+	if v := md["activationQueryValue"]; strings.TrimSpace(v) != "" {
+		if f, err := ParseNumber(v); err != nil {
+			vs.Add(ReasonActivationQueryValue, field.Invalid(MetadataPath(i, "activationQueryValue"), v, "must be a number, e.g. \"0\""))
+		} else if f < 0 {
+			vs.Add(ReasonActivationQueryValue, field.Invalid(MetadataPath(i, "activationQueryValue"), v, "must not be below 0"))
+		}
+	}
+	if strings.TrimSpace(md["password"]) != "" {
+		vs.Add(ReasonPasswordInMetadata, field.Forbidden(MetadataPath(i, "password"),
+			"KEDA ignores a password in trigger metadata, and it is a secret in plain text: remove it and put the password in a Secret referenced by the trigger's TriggerAuthentication"))
+	}
+	return vs
+}
+
+// ParseNumber parses a trigger metadata value as KEDA does: trimmed, then as a JSON number
+// (so "Inf", "NaN" and hexadecimal are refused).
+func ParseNumber(s string) (float64, error) {
+	var f float64
+	err := json.Unmarshal([]byte(strings.TrimSpace(s)), &f)
+	return f, err
+}
