@@ -9,10 +9,7 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -97,52 +94,22 @@ func skipped(reason autofill.Skip) admission.Response {
 	return admission.Allowed("")
 }
 
-// gather reads the facts Decide needs. Objects that do not exist are left nil; only
-// other errors are returned. The Secret and the TriggerAuthentications are read only for
-// objects in scope.
+// gather reads the facts Decide needs. The Secret and the TriggerAuthentications are
+// read only for objects in scope.
 func (d *ScaledObjectDefaulter) gather(ctx context.Context, so *kedav1alpha1.ScaledObject, kind, name string) (autofill.Facts, error) {
-	facts := autofill.Facts{ClusterDomain: d.clusterDomain}
-	ns := so.Namespace
-	clusterName := name
-	if kind == "StatefulSet" {
-		sts := &appsv1.StatefulSet{}
-		found, err := d.get(ctx, d.cache, ns, name, sts)
-		if err != nil {
-			return facts, err
-		}
-		if found {
-			facts.StatefulSet = sts
-			owner, ok := innodbcluster.ControllerName(sts)
-			if !ok {
-				return facts, nil
-			}
-			clusterName = owner
-		}
-		// Not found: the cluster of the same name, if any, tells whether to warn.
-	}
-	cluster := &innodbcluster.InnoDBCluster{}
-	if found, err := d.get(ctx, d.cache, ns, clusterName, cluster); err != nil || !found {
+	facts, err := lookupTarget(ctx, d.cache, so.Namespace, kind, name)
+	facts.ClusterDomain = d.clusterDomain
+	if err != nil {
 		return facts, err
-	}
-	facts.Cluster = cluster
-	if kind == innodbcluster.Kind {
-		sts := &appsv1.StatefulSet{}
-		found, err := d.get(ctx, d.cache, ns, innodbcluster.StatefulSetName(clusterName), sts)
-		if err != nil {
-			return facts, err
-		}
-		if found {
-			facts.StatefulSet = sts
-		}
 	}
 	if skip, _ := autofill.Scope(so, facts); skip != "" {
 		return facts, nil
 	}
-
+	cluster := facts.Cluster
 	if cluster.Spec.SecretName != "" {
 		// A Secret that does not exist has no rootUser key: username root is still right.
 		secret := &corev1.Secret{}
-		if _, err := d.get(ctx, d.secrets, ns, cluster.Spec.SecretName, secret); err != nil {
+		if _, err := get(ctx, d.secrets, so.Namespace, cluster.Spec.SecretName, secret); err != nil {
 			return facts, err
 		}
 		_, facts.RootUserInSecret = secret.Data[innodbcluster.SecretKeyRootUser]
@@ -184,7 +151,7 @@ func (d *ScaledObjectDefaulter) triggerAuthentications(ctx context.Context, so *
 			ta := &kedav1alpha1.TriggerAuthentication{}
 			obj, spec, ns = ta, &ta.Spec, so.Namespace
 		}
-		found, err := d.get(ctx, d.cache, ns, key.Name, obj)
+		found, err := get(ctx, d.cache, ns, key.Name, obj)
 		if err != nil {
 			return nil, err
 		}
@@ -193,16 +160,4 @@ func (d *ScaledObjectDefaulter) triggerAuthentications(ctx context.Context, so *
 		}
 	}
 	return auths, nil
-}
-
-// get reads one object; found is false when it, or its kind, does not exist.
-func (d *ScaledObjectDefaulter) get(ctx context.Context, r client.Reader, ns, name string, obj client.Object) (found bool, err error) {
-	err = r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
-	switch {
-	case err == nil:
-		return true, nil
-	case apierrors.IsNotFound(err), meta.IsNoMatchError(err):
-		return false, nil
-	}
-	return false, fmt.Errorf("get %T %s/%s: %w", obj, ns, name, err)
 }

@@ -23,11 +23,38 @@ var (
 		Name: "innokeda_autofill_skips_total",
 		Help: "ScaledObjects the mutating webhook left unchanged, by reason.",
 	}, []string{"reason"})
+
+	dryRunsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "innokeda_dryrun_total",
+		Help: "Dry-runs of mysql triggers' queries, by outcome.",
+	}, []string{"outcome"})
+	dryRunSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "innokeda_dryrun_duration_seconds",
+		Help:    "Time from connecting to MySQL to the end of a dry-run that reached the server.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	})
+	denialsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "innokeda_validation_denials_total",
+		Help: "Problems for which the validating webhook denied a ScaledObject, by reason.",
+	}, []string{"reason"})
+)
+
+// Dry-run outcomes.
+const (
+	outcomeSucceeded   = "succeeded"
+	outcomeRejected    = "rejected"    // the server or KEDA's rules refuse it
+	outcomeUnreachable = "unreachable" // DNS, refused, too many connections
+	outcomeTimedOut    = "timed-out"
+	outcomeBusy        = "busy"       // too many dry-runs at once
+	outcomeNotDialed   = "not-dialed" // the host or the credentials are out of innokeda's reach
 )
 
 func init() {
 	// Registered once per process on the registry the manager's metrics endpoint serves.
-	metrics.Registry.MustRegister(fillsTotal, skipsTotal)
+	metrics.Registry.MustRegister(fillsTotal, skipsTotal, dryRunsTotal, dryRunSeconds, denialsTotal)
+	for _, outcome := range []string{outcomeSucceeded, outcomeRejected, outcomeUnreachable, outcomeTimedOut, outcomeBusy, outcomeNotDialed} {
+		dryRunsTotal.WithLabelValues(outcome)
+	}
 	for _, reason := range []autofill.Skip{
 		skipNotCreateOrUpdate, skipUndecodable, skipLookupFailed,
 		autofill.SkipBeingDeleted, autofill.SkipTargetKind, autofill.SkipStatefulSetNotFound,

@@ -26,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	innokedawebhook "github.com/innokeda/innokeda/webhook"
 )
@@ -87,6 +88,19 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	if err := innokedawebhook.SetupScaledObjectDefaulter(mgr, o.ClusterDomain); err != nil {
 		return nil, fmt.Errorf("set up the mutating webhook: %w", err)
+	}
+	if err := innokedawebhook.SetupScaledObjectValidator(mgr, innokedawebhook.ValidatorOptions{
+		DryRunTimeout:        o.DryRunTimeout,
+		OnUnreachable:        o.OnUnreachable,
+		MaxConcurrentDryRuns: o.MaxConcurrentDryRuns,
+		KEDANamespace:        o.KEDANamespace,
+		Hosts: dryrun.HostPolicy{
+			ClusterDomain: o.ClusterDomain,
+			AllowedHosts:  o.DryRunAllowedHosts,
+			Aliases:       o.DryRunHostAliases,
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("set up the validating webhook: %w", err)
 	}
 	return mgr, nil
 }

@@ -5,6 +5,9 @@ package app
 import (
 	"flag"
 	"fmt"
+	"net"
+	"strings"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
@@ -23,6 +26,13 @@ type Options struct {
 	EnableHTTP2            bool
 	Zap                    zap.Options
 
+	DryRunTimeout        time.Duration
+	OnUnreachable        string
+	MaxConcurrentDryRuns int
+	KEDANamespace        string
+	DryRunHostAliases    map[string]string
+	DryRunAllowedHosts   []string
+
 	// WebhookHost is the address the webhook server binds to; empty means every
 	// interface. It has no flag: tests bind to loopback.
 	WebhookHost string
@@ -37,6 +47,10 @@ func DefaultOptions() Options {
 		HealthProbeBindAddress: ":8081",
 		LeaderElectionID:       "innokeda.io",
 		ClusterDomain:          "cluster.local",
+		DryRunTimeout:          2 * time.Second,
+		OnUnreachable:          "warn",
+		MaxConcurrentDryRuns:   4,
+		KEDANamespace:          "keda",
 	}
 }
 
@@ -53,6 +67,28 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", o.LeaderElectionNS, "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster.")
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "DNS domain of the Kubernetes cluster, used in the MySQL host names innokeda fills in.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve webhooks over HTTP/2 too. Off by default: HTTP/2 rapid-reset and stream-cancellation attacks (CVE-2023-44487, CVE-2023-39325).")
+	fs.DurationVar(&o.DryRunTimeout, "dry-run-timeout", o.DryRunTimeout, "Time budget for validating one ScaledObject, dry-runs of its queries included.")
+	fs.StringVar(&o.OnUnreachable, "on-unreachable", o.OnUnreachable, "When a query cannot be dry-run (server unreachable, too slow, too busy): \"warn\" admits with a warning, \"deny\" denies.")
+	fs.IntVar(&o.MaxConcurrentDryRuns, "dry-run-max-concurrent", o.MaxConcurrentDryRuns, "Most dry-runs (MySQL connections) at once; more wait, within the time budget.")
+	fs.StringVar(&o.KEDANamespace, "keda-namespace", o.KEDANamespace, "KEDA's namespace, where the Secrets of ClusterTriggerAuthentications live.")
+	fs.Func("dry-run-host-alias", "NAME=ADDRESS:PORT: dial ADDRESS:PORT when a dry-run is allowed to connect to host NAME (for tests and the demo; repeatable). It never widens which hosts are allowed.", func(s string) error {
+		name, addr, ok := strings.Cut(s, "=")
+		if _, _, err := net.SplitHostPort(addr); !ok || name == "" || err != nil {
+			return fmt.Errorf("want NAME=ADDRESS:PORT, got %q", s)
+		}
+		if o.DryRunHostAliases == nil {
+			o.DryRunHostAliases = map[string]string{}
+		}
+		o.DryRunHostAliases[strings.ToLower(strings.TrimSuffix(name, "."))] = addr
+		return nil
+	})
+	fs.Func("dry-run-allowed-host", "A further host name dry-runs may connect to, beyond the target InnoDBCluster's own services (repeatable).", func(s string) error {
+		if s == "" {
+			return fmt.Errorf("empty host name")
+		}
+		o.DryRunAllowedHosts = append(o.DryRunAllowedHosts, s)
+		return nil
+	})
 	o.Zap.BindFlags(fs)
 }
 
@@ -63,6 +99,15 @@ func (o *Options) Validate() error {
 	}
 	if o.ClusterDomain == "" {
 		return fmt.Errorf("--cluster-domain must not be empty")
+	}
+	if o.OnUnreachable != "warn" && o.OnUnreachable != "deny" {
+		return fmt.Errorf("--on-unreachable must be warn or deny, not %q", o.OnUnreachable)
+	}
+	if o.DryRunTimeout <= 0 {
+		return fmt.Errorf("--dry-run-timeout must be positive, not %v", o.DryRunTimeout)
+	}
+	if o.MaxConcurrentDryRuns < 1 {
+		return fmt.Errorf("--dry-run-max-concurrent must be at least 1, not %d", o.MaxConcurrentDryRuns)
 	}
 	return nil
 }

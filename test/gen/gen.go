@@ -180,3 +180,21 @@ func Secret(cluster *innodbcluster.InnoDBCluster, rootUser, rootPassword string)
 	}
 	return s
 }
+
+// TriggerAuthentication returns the TriggerAuthentication innokeda keeps for cluster
+// (<cluster>-innokeda): password from the Secret's rootPassword and, when withUser,
+// username from its rootUser.
+func TriggerAuthentication(cluster *innodbcluster.InnoDBCluster, withUser bool) *kedav1alpha1.TriggerAuthentication {
+	ta := &kedav1alpha1.TriggerAuthentication{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "keda.sh/v1alpha1", Kind: "TriggerAuthentication"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: cluster.Namespace, Name: innodbcluster.ManagedTriggerAuthenticationName(cluster.Name)},
+		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{
+			{Parameter: "password", Name: cluster.Spec.SecretName, Key: innodbcluster.SecretKeyRootPassword},
+		}},
+	}
+	if withUser {
+		ta.Spec.SecretTargetRef = append(ta.Spec.SecretTargetRef,
+			kedav1alpha1.AuthSecretTargetRef{Parameter: "username", Name: cluster.Spec.SecretName, Key: innodbcluster.SecretKeyRootUser})
+	}
+	return ta
+}

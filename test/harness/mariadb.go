@@ -104,6 +104,7 @@ func StartMariaDB() (*MariaDB, error) {
 			BEGIN INSERT INTO %[1]s.testtable (testcolumn, testcolumn2) VALUES ('sneaky', 'none'); RETURN 1; END;
 		CREATE USER '%[2]s'@'%%' IDENTIFIED BY '%[3]s';
 		GRANT SELECT, EXECUTE ON %[1]s.* TO '%[2]s'@'%%';
+		DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1';
 		CREATE USER 'root'@'%%' IDENTIFIED BY '%[4]s';
 		GRANT ALL ON *.* TO 'root'@'%%' WITH GRANT OPTION;
 		FLUSH PRIVILEGES;`, Database, AppUser, AppPassword, m.RootPassword)); err != nil {

@@ -12,13 +12,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/harness"
 )
 
 var (
 	controlPlane *harness.ControlPlane
 	innokeda     *harness.RunningManager
+	mariadb      *harness.MariaDB
 )
+
+// The namespaces and clusters the tests use. innokeda's dry-runs dial the services of
+// these clusters, which --dry-run-host-alias maps to the test's MariaDB server.
+var testClusters = []struct{ namespace, cluster string }{
+	{"fill", "mycluster"},
+	{"table", "annotated"},
+	{"validate", "mycluster"},
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -35,7 +45,19 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "stop envtest:", err)
 		}
 	}()
-	mgr, err := harness.StartManager(cp, cp.ManagerOptions())
+	if mariadb, err = harness.StartMariaDB(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer mariadb.Stop()
+	opts := cp.ManagerOptions()
+	opts.DryRunHostAliases = map[string]string{}
+	for _, c := range testClusters {
+		for _, service := range []string{innodbcluster.InstancesService(c.cluster), innodbcluster.RouterService(c.cluster)} {
+			opts.DryRunHostAliases[innodbcluster.ServiceHost(service, c.namespace, "cluster.local")] = mariadb.Addr
+		}
+	}
+	mgr, err := harness.StartManager(cp, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -49,17 +71,16 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// newClient returns a client whose received warnings the test can read, and a fresh
-// namespace for the test.
-func newClient(t *testing.T) (client.Client, *harness.Warnings, string) {
+// newClient returns a client whose received warnings the test can read, and creates
+// namespace ns.
+func newClient(t *testing.T, ns string) (client.Client, *harness.Warnings) {
 	t.Helper()
 	c, warnings, err := controlPlane.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"}}
-	if err := c.Create(context.Background(), ns); err != nil {
+	if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	return c, warnings, ns.Name
+	return c, warnings
 }

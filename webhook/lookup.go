@@ -1,0 +1,66 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+)
+
+// lookupTarget reads, from the cache, the StatefulSet and InnoDBCluster a ScaledObject's
+// target (of the kind and name autofill.TargetOf returned) leads to. Objects that do not
+// exist are left nil; only other errors are returned.
+func lookupTarget(ctx context.Context, cache client.Reader, ns, kind, name string) (autofill.Facts, error) {
+	var facts autofill.Facts
+	clusterName := name
+	if kind == "StatefulSet" {
+		sts := &appsv1.StatefulSet{}
+		found, err := get(ctx, cache, ns, name, sts)
+		if err != nil {
+			return facts, err
+		}
+		if found {
+			facts.StatefulSet = sts
+			owner, ok := innodbcluster.ControllerName(sts)
+			if !ok {
+				return facts, nil
+			}
+			clusterName = owner
+		}
+		// Not found: the cluster of the same name, if any, tells whether to warn.
+	}
+	cluster := &innodbcluster.InnoDBCluster{}
+	if found, err := get(ctx, cache, ns, clusterName, cluster); err != nil || !found {
+		return facts, err
+	}
+	facts.Cluster = cluster
+	if kind == innodbcluster.Kind {
+		sts := &appsv1.StatefulSet{}
+		found, err := get(ctx, cache, ns, innodbcluster.StatefulSetName(clusterName), sts)
+		if err != nil {
+			return facts, err
+		}
+		if found {
+			facts.StatefulSet = sts
+		}
+	}
+	return facts, nil
+}
+
+// get reads one object; found is false when it, or its kind, does not exist.
+func get(ctx context.Context, r client.Reader, ns, name string, obj client.Object) (found bool, err error) {
+	err = r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err), meta.IsNoMatchError(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("get %T %s/%s: %w", obj, ns, name, err)
+}

@@ -1,0 +1,268 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/validation"
+)
+
+// ValidatePath is where the API server sends ScaledObjects for validation.
+const ValidatePath = "/validate-keda-sh-v1alpha1-scaledobject"
+
+// What to do when a dry-run cannot happen (server unreachable, too slow, too busy).
+const (
+	OnUnreachableWarn = "warn"
+	OnUnreachableDeny = "deny"
+)
+
+// ValidatorOptions configure the validating webhook.
+type ValidatorOptions struct {
+	// DryRunTimeout bounds the whole validation of one object, dry-runs included.
+	DryRunTimeout time.Duration
+	// OnUnreachable is OnUnreachableWarn or OnUnreachableDeny.
+	OnUnreachable string
+	// MaxConcurrentDryRuns bounds the connections innokeda opens to MySQL at once.
+	MaxConcurrentDryRuns int
+	// KEDANamespace holds the Secrets of ClusterTriggerAuthentications.
+	KEDANamespace string
+	// Hosts decides which hosts a dry-run may dial.
+	Hosts dryrun.HostPolicy
+}
+
+// SetupScaledObjectValidator registers the validating webhook with the manager's webhook server.
+func SetupScaledObjectValidator(mgr manager.Manager, o ValidatorOptions) error {
+	v, err := NewScaledObjectValidator(mgr.GetScheme(), mgr.GetClient(), mgr.GetAPIReader(), o)
+	if err != nil {
+		return err
+	}
+	mgr.GetWebhookServer().Register(ValidatePath, &admission.Webhook{Handler: v})
+	return nil
+}
+
+// ScaledObjectValidator denies ScaledObjects for annotated InnoDBClusters that KEDA would
+// fail on, dry-running each mysql trigger's query first.
+type ScaledObjectValidator struct {
+	cache   client.Reader
+	decoder admission.Decoder
+	creds   credentials
+	runner  *dryrun.Runner
+	opts    ValidatorOptions
+}
+
+var _ admission.Handler = &ScaledObjectValidator{}
+
+// NewScaledObjectValidator returns a validator; secrets must be an uncached reader.
+func NewScaledObjectValidator(scheme *runtime.Scheme, cache, secrets client.Reader, o ValidatorOptions) (*ScaledObjectValidator, error) {
+	if o.OnUnreachable != OnUnreachableWarn && o.OnUnreachable != OnUnreachableDeny {
+		return nil, fmt.Errorf("on-unreachable must be %q or %q, not %q", OnUnreachableWarn, OnUnreachableDeny, o.OnUnreachable)
+	}
+	if o.DryRunTimeout <= 0 {
+		return nil, fmt.Errorf("dry-run timeout must be positive, not %v", o.DryRunTimeout)
+	}
+	return &ScaledObjectValidator{
+		cache:   cache,
+		decoder: admission.NewDecoder(scheme),
+		creds:   credentials{cache: cache, secrets: secrets, kedaNamespace: o.KEDANamespace},
+		runner:  dryrun.NewRunner(o.MaxConcurrentDryRuns),
+		opts:    o,
+	}, nil
+}
+
+// Handle implements admission.Handler.
+func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	so := &kedav1alpha1.ScaledObject{}
+	if err := v.decoder.Decode(req, so); err != nil {
+		return admission.Allowed("") // the API server's schema validation answers this one
+	}
+	if so.Namespace == "" {
+		so.Namespace = req.Namespace
+	}
+	if req.Operation == admissionv1.Update && v.specUnchanged(req, so) {
+		// KEDA's finalizers, labels, annotations: nothing a trigger depends on changed.
+		return admission.Allowed("")
+	}
+	kind, name, skip := autofill.TargetOf(so)
+	if skip != "" {
+		return admission.Allowed("")
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.opts.DryRunTimeout)
+	defer cancel()
+	facts, err := lookupTarget(ctx, v.cache, so.Namespace, kind, name)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
+		return v.notValidated(fmt.Sprintf("innokeda could not look up %s %s, so it did not validate the ScaledObject: %v", kind, name, err))
+	}
+	if skip, _ := autofill.Scope(so, facts); skip != "" {
+		return admission.Allowed("")
+	}
+
+	var containers []string
+	for _, c := range facts.StatefulSet.Spec.Template.Spec.Containers {
+		containers = append(containers, c.Name)
+	}
+	violations := validation.ScaledObject(so, containers)
+	var warnings []string
+	for i, t := range so.Spec.Triggers {
+		if t.Type != autofill.MySQLTriggerType {
+			continue
+		}
+		vs, ws, err := v.checkTrigger(ctx, so, facts, i, t, len(violations) == 0)
+		if err != nil {
+			logf.FromContext(ctx).Error(err, "Could not read a trigger's credentials", "trigger", i)
+			return v.notValidated(fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it did not validate the ScaledObject: %v", i, err))
+		}
+		violations = append(violations, vs...)
+		warnings = append(warnings, ws...)
+	}
+	if len(violations) == 0 {
+		return admission.Allowed("").WithWarnings(warnings...)
+	}
+	for _, vl := range violations {
+		denialsTotal.WithLabelValues(vl.Reason).Inc()
+	}
+	status := apierrors.NewInvalid(schema.GroupKind{Group: "keda.sh", Kind: "ScaledObject"}, so.Name, violations.ErrorList()).Status()
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}.WithWarnings(warnings...)
+}
+
+// specUnchanged tells whether an UPDATE leaves the spec as it was.
+func (v *ScaledObjectValidator) specUnchanged(req admission.Request, so *kedav1alpha1.ScaledObject) bool {
+	old := &kedav1alpha1.ScaledObject{}
+	if err := v.decoder.DecodeRaw(req.OldObject, old); err != nil {
+		return false
+	}
+	return equality.Semantic.DeepEqual(old.Spec, so.Spec)
+}
+
+// notValidated answers when validation could not happen at all, per --on-unreachable.
+func (v *ScaledObjectValidator) notValidated(msg string) admission.Response {
+	if v.opts.OnUnreachable == OnUnreachableDeny {
+		denialsTotal.WithLabelValues(validation.ReasonNotValidated).Inc()
+		return admission.Denied(msg + " (--on-unreachable=deny)")
+	}
+	return admission.Allowed("").WithWarnings(msg)
+}
+
+// checkTrigger resolves trigger i's credentials and, when nothing else is wrong so far
+// (dryRun), runs its query against MySQL.
+func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun bool) (validation.Violations, []string, error) {
+	res, err := v.creds.resolve(ctx, so.Namespace, i, t, envSourceContainer(so, facts))
+	if err != nil {
+		return nil, nil, err
+	}
+	violations := res.violations
+	cfg, err := res.params.Config()
+	if err != nil {
+		violations.Add(validation.ReasonConnectionString, validation.Invalid(validation.TriggerPath(i).Child("authenticationRef"),
+			"the connection string the trigger resolves to "+err.Error()))
+	}
+	prefix := fmt.Sprintf("spec.triggers[%d]: ", i)
+	switch {
+	case len(violations) > 0 || !dryRun:
+		return violations, nil, nil
+	case res.unresolved != "":
+		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
+		return nil, []string{prefix + "not dry-run: " + res.unresolved}, nil
+	}
+	dialAddress, err := v.opts.Hosts.DialAddress(cfg, facts.Cluster.Name, so.Namespace)
+	if err != nil {
+		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
+		return nil, []string{prefix + "not dry-run: " + err.Error() + "; innokeda only connects to the cluster's own services, by their cluster DNS names, so only the static checks were made"}, nil
+	}
+	obs, err := v.runner.Run(ctx, cfg, dialAddress, strings.TrimSpace(t.Metadata["query"]))
+	return v.judge(prefix, i, so, t, obs, err)
+}
+
+// judge turns a dry-run's outcome into violations or warnings.
+func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error) (validation.Violations, []string, error) {
+	var violations validation.Violations
+	var serverErr *dryrun.ServerError
+	switch {
+	case errors.As(err, &serverErr):
+		dryRunsTotal.WithLabelValues(outcomeRejected).Inc()
+		dryRunSeconds.Observe(obs.Took.Seconds())
+		path := validation.MetadataPath(i, "query")
+		detail := "MySQL rejected the query: " + serverErr.Error()
+		if connectionErrors[serverErr.Number] {
+			path = validation.TriggerPath(i).Child("authenticationRef")
+			detail = "MySQL refused the connection: " + serverErr.Error() + ": check the user name, password and database the trigger resolves to"
+		}
+		violations.Add(validation.ReasonServerRejected, validation.Invalid(path, detail))
+		return violations, nil, nil
+	case err != nil:
+		outcome := outcomeUnreachable
+		switch {
+		case errors.Is(err, dryrun.ErrTimedOut):
+			outcome = outcomeTimedOut
+		case errors.Is(err, dryrun.ErrBusy):
+			outcome = outcomeBusy
+		}
+		dryRunsTotal.WithLabelValues(outcome).Inc()
+		msg := fmt.Sprintf("the query was not validated: %v (within --dry-run-timeout=%v)", err, v.opts.DryRunTimeout)
+		if v.opts.OnUnreachable == OnUnreachableDeny {
+			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
+			return violations, nil, nil
+		}
+		return nil, []string{prefix + msg}, nil
+	}
+	dryRunSeconds.Observe(obs.Took.Seconds())
+	value, err := dryrun.Value(obs)
+	if err != nil {
+		dryRunsTotal.WithLabelValues(outcomeRejected).Inc()
+		violations.Add(validation.ReasonQueryResult, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+err.Error()))
+		return violations, nil, nil
+	}
+	dryRunsTotal.WithLabelValues(outcomeSucceeded).Inc()
+	queryValue, _ := validation.ParseNumber(t.Metadata["queryValue"])                                          // checked before the dry-run
+	minReplicas, maxReplicas := ptr.Deref(so.Spec.MinReplicaCount, 0), ptr.Deref(so.Spec.MaxReplicaCount, 100) // KEDA's defaults
+	number := strconv.FormatFloat(value, 'g', -1, 64)
+	warnings := []string{fmt.Sprintf("%sdry-run returned %s in %dms: KEDA would aim at %d replica(s), ceil(%s / %s) within [%d, %d]",
+		prefix, number, obs.Took.Milliseconds(), dryrun.Replicas(value, queryValue, minReplicas, maxReplicas),
+		number, strconv.FormatFloat(queryValue, 'g', -1, 64), minReplicas, maxReplicas)}
+	if obs.Rows > 1 {
+		warnings = append(warnings, prefix+"the query returned more than one row; KEDA silently uses the first: make it return exactly one")
+	}
+	return nil, warnings, nil
+}
+
+// connectionErrors are MySQL errors about the account or database, not the query.
+var connectionErrors = map[uint16]bool{
+	1044: true, // access denied to the database
+	1045: true, // access denied: user or password
+	1049: true, // unknown database
+}
+
+// envSourceContainer is the container KEDA resolves env from: envSourceContainerName, or
+// the first container.
+func envSourceContainer(so *kedav1alpha1.ScaledObject, facts autofill.Facts) *corev1.Container {
+	containers := facts.StatefulSet.Spec.Template.Spec.Containers
+	name := so.Spec.ScaleTargetRef.EnvSourceContainerName
+	for i := range containers {
+		if name == "" || containers[i].Name == name {
+			return &containers[i]
+		}
+	}
+	return nil
+}
