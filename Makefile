@@ -6,7 +6,7 @@ BENCHTIME ?= 2s
 # envtest's kube-apiserver and etcd, built from Go modules on first use (see hack/envtest-assets.sh).
 ENVTEST_ASSETS = $$(hack/envtest-assets.sh)
 
-.PHONY: all build lint test unit fuzz bench demo envtest docker-build clean
+.PHONY: all build lint test unit fuzz bench demo envtest mariadb docker-build clean
 
 all: lint build
 
@@ -21,20 +21,28 @@ lint: ## go vet and gofmt.
 envtest: ## Build (once) and print the envtest binaries' directory.
 	@hack/envtest-assets.sh
 
-test: lint ## Everything: unit, integration (envtest), fuzzing for $(FUZZTIME), with -race.
+mariadb: ## The tests and the demo start their own MariaDB server: install its binaries when missing.
+	@if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing mariadb-server (the tests start private instances of it)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null; \
+	  else echo "mariadbd not found: run 'sudo apt-get install -y mariadb-server'"; exit 1; fi; \
+	fi
+
+test: lint mariadb ## Everything: unit, integration (envtest), fuzzing for $(FUZZTIME), with -race.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 
-unit: ## Only the tests that need no server.
+unit: ## The tests that need no Kubernetes API server (MariaDB is started where needed).
 	$(GO) test -race -count=1 ./internal/... ./webhook/...
 
 fuzz: ## Fuzz the admission handler for $(FUZZTIME).
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./webhook/
 
-bench: ## Benchmarks, with their ns/op and allocs/op.
+bench: mariadb ## Benchmarks, with their ns/op and allocs/op.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
-demo: build ## Start a real kube-apiserver, run bin/innokeda against it, and show a ScaledObject being filled.
+demo: build mariadb ## Start a kube-apiserver and a MariaDB, run bin/innokeda against them: a ScaledObject filled, another denied.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/demo --innokeda bin/innokeda
 
 docker-build: ## Build the container image (needs a Docker engine).

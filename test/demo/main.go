@@ -1,13 +1,15 @@
 // Command demo shows innokeda at work without a cluster: it starts a real kube-apiserver
-// and etcd (envtest), runs the innokeda binary against them with its webhooks registered
-// over TLS, creates an InnoDBCluster shaped like the MySQL Operator's and a ScaledObject
-// written the way people get it wrong, and prints what was stored and what the client
-// was told. It stops everything when done.
+// and etcd (envtest) and a throwaway MariaDB, runs the innokeda binary against them with
+// its webhooks registered over TLS, creates an InnoDBCluster shaped like the MySQL
+// Operator's and a ScaledObject written the way people get it wrong, then one whose query
+// returns NULL, and prints what was stored and what the client was told. It stops
+// everything when done.
 package main
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -28,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
 )
@@ -70,6 +73,14 @@ func run(binary string) error {
 		return err
 	}
 
+	step("Starting a throwaway MariaDB server with testdb.testtable, standing in for the cluster's MySQL")
+	db, err := harness.StartMariaDB()
+	if err != nil {
+		return err
+	}
+	defer db.Stop()
+
+	const ns = "mysql-cluster"
 	probe, metrics := freeAddr(), freeAddr()
 	wh := cp.Env.WebhookInstallOptions
 	args := []string{
@@ -78,6 +89,8 @@ func run(binary string) error {
 		"--webhook-cert-dir", wh.LocalServingCertDir,
 		"--metrics-bind-address", metrics,
 		"--health-probe-bind-address", probe,
+		// No cluster DNS here: the cluster's service name is mapped to the local server.
+		"--dry-run-host-alias", innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=" + db.Addr,
 	}
 	step("Running " + binary + " " + strings.Join(args, " "))
 	cmd := exec.Command(binary, args...)
@@ -102,15 +115,14 @@ func run(binary string) error {
 	if err != nil {
 		return err
 	}
-	const ns = "mysql-cluster"
-	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\"), its Secret and the StatefulSet the MySQL Operator would create")
+	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\"), its Secret, the StatefulSet the MySQL Operator would create, and the TriggerAuthentication mycluster-innokeda")
 	cluster := gen.InnoDBCluster(ns, "mycluster")
 	for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, cluster} {
 		if err := c.Create(ctx, obj); err != nil {
 			return err
 		}
 	}
-	for _, obj := range []client.Object{gen.Secret(cluster, "", "demo-password"), gen.StatefulSet(cluster)} {
+	for _, obj := range []client.Object{gen.Secret(cluster, "", db.RootPassword), gen.StatefulSet(cluster), gen.TriggerAuthentication(cluster, false)} {
 		if err := c.Create(ctx, obj); err != nil {
 			return err
 		}
@@ -150,6 +162,18 @@ func run(binary string) error {
 		return err
 	}
 	fmt.Printf("annotation innokeda.io/autofilled: %s\n", stored.Annotations["innokeda.io/autofilled"])
+
+	bad := gen.ScaledObject(ns, "null-scaler", "mycluster",
+		gen.WithMySQLTrigger("SELECT price FROM testdb.testtable WHERE testcolumn = 'c'", "3"))
+	step("Creating a second ScaledObject whose query returns NULL (KEDA would fail on every poll):")
+	if err := printYAML(bad.Spec.Triggers); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, bad); err == nil {
+		return errors.New("the NULL-returning ScaledObject was admitted")
+	} else {
+		fmt.Println("Error from server:", err)
+	}
 
 	step("innokeda's metrics (" + metrics + "/metrics):")
 	return printMetrics("http://" + metrics + "/metrics")
@@ -198,7 +222,7 @@ func printMetrics(url string) error {
 	defer func() { _ = resp.Body.Close() }()
 	scanner := bufio.NewScanner(resp.Body)
 	for scanner.Scan() {
-		if line := scanner.Text(); strings.HasPrefix(line, "innokeda_") && !strings.HasSuffix(line, " 0") {
+		if line := scanner.Text(); strings.HasPrefix(line, "innokeda_") && !strings.HasSuffix(line, " 0") && !strings.Contains(line, "_bucket") {
 			fmt.Println("  " + line)
 		}
 	}
