@@ -122,6 +122,16 @@ func filled(opts ...gen.ScaledObjectOption) *kedav1alpha1.ScaledObject {
 	return gen.ScaledObjectFrom(base, opts...)
 }
 
+// A ClusterTriggerAuthentication whose Secret is in KEDA's namespace, and a Secret of
+// the same name in the ScaledObject's namespace that must not be used.
+var (
+	clusterWideAuth = &kedav1alpha1.ClusterTriggerAuthentication{ObjectMeta: metav1.ObjectMeta{Name: "cluster-wide"},
+		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{
+			ref("password", "shared-creds", "password"), ref("username", "shared-creds", "user")}}}
+	kedaSecret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "keda", Name: "shared-creds"},
+		Data: map[string][]byte{"password": []byte(harness.AppPassword), "user": []byte(harness.AppUser)}}
+)
+
 func withQuery(q string) gen.ScaledObjectOption { return gen.WithTriggerMetadata(0, "query", q) }
 
 func secretObj(name string, data map[string]string) *corev1.Secret {
@@ -158,11 +168,13 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 		triggerAuth("no-secret", ref("password", "nope", "password")),
 		triggerAuth("no-key", ref("password", "wrong", "pass")),
 		secretObj("router-ip", map[string]string{"cs": "10.96.0.12"}),
+		clusterWideAuth,
+		kedaSecret,
+		secretObj("shared-creds", map[string]string{"password": wrongPW, "user": harness.AppUser}),
 		triggerAuth("bare-ip", ref("connectionString", "router-ip", "cs")),
 	}
 	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn, extra...)
 
-	// The mutation's own output, as KEDA's defaults would leave it without innokeda.
 	tests := []struct {
 		name string
 		so   *kedav1alpha1.ScaledObject
@@ -197,6 +209,8 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 			wantDenied: []string{`spec.scaleTargetRef.envSourceContainerName: Invalid value: "db": is not a container of StatefulSet mycluster, so KEDA would fail every trigger: use one of sidecar, mysql`}},
 		{name: "TriggerAuthentication does not exist", so: filled(gen.WithAuthenticationRef(0, "", "typo")),
 			wantDenied: []string{"spec.triggers[0].authenticationRef: Invalid value: TriggerAuthentication typo does not exist in namespace db"}},
+		{name: "ClusterTriggerAuthentication: its Secrets come from KEDA's namespace", so: filled(gen.WithAuthenticationRef(0, "ClusterTriggerAuthentication", "cluster-wide")),
+			wantWarnings: []string{"spec.triggers[0]: dry-run returned 2 in "}},
 		{name: "ClusterTriggerAuthentication does not exist", so: filled(gen.WithAuthenticationRef(0, "ClusterTriggerAuthentication", "shared")),
 			wantDenied: []string{"spec.triggers[0].authenticationRef: Invalid value: ClusterTriggerAuthentication shared does not exist: create it"}},
 		{name: "Secret does not exist", so: filled(gen.WithAuthenticationRef(0, "", "no-secret")),
