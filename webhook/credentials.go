@@ -21,7 +21,7 @@ import (
 // the returned Params: they are never logged, and messages name Secrets and keys only.
 type credentials struct {
 	cache         client.Reader // TriggerAuthentications, ClusterTriggerAuthentications
-	secrets       client.Reader // uncached
+	secrets       client.Reader // uncached: Secrets, and authentications the cache does not have yet
 	kedaNamespace string        // where ClusterTriggerAuthentications' Secrets live
 }
 
@@ -97,6 +97,11 @@ func (c *credentials) authParams(ctx context.Context, ns string, i int, ref *ked
 		obj, spec, kind = ta, &ta.Spec, "TriggerAuthentication"
 	}
 	found, err := get(ctx, c.cache, lookupNS, ref.Name, obj)
+	if err == nil && !found {
+		// Just created (innokeda's controller creates the TriggerAuthentication right before
+		// the ScaledObject): the cache may not have it yet, the API server has.
+		found, err = get(ctx, c.secrets, lookupNS, ref.Name, obj)
+	}
 	if err != nil {
 		return nil, err
 	}

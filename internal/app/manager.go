@@ -26,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/innokeda/innokeda/internal/controller"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	innokedawebhook "github.com/innokeda/innokeda/webhook"
@@ -101,6 +102,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		},
 	}); err != nil {
 		return nil, fmt.Errorf("set up the validating webhook: %w", err)
+	}
+	if err := controller.SetupWithManager(mgr, o.Controller); err != nil {
+		return nil, fmt.Errorf("set up the InnoDBCluster controller: %w", err)
 	}
 	return mgr, nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/innokeda/innokeda/internal/controller"
 )
 
 // Options configure the innokeda manager. Each has a command-line flag of the same name.
@@ -36,6 +38,8 @@ type Options struct {
 	// WebhookHost is the address the webhook server binds to; empty means every
 	// interface. It has no flag: tests bind to loopback.
 	WebhookHost string
+	// Controller tunes the InnoDBCluster controller's backoff and resync; no flags.
+	Controller controller.Options
 }
 
 // DefaultOptions returns the defaults the flags document.
@@ -51,6 +55,7 @@ func DefaultOptions() Options {
 		OnUnreachable:          "warn",
 		MaxConcurrentDryRuns:   4,
 		KEDANamespace:          "keda",
+		Controller:             controller.DefaultOptions(),
 	}
 }
 

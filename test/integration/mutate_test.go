@@ -24,20 +24,21 @@ import (
 const query = "SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'"
 
 // createCluster creates an InnoDBCluster, its root Secret (with the test MariaDB's root
-// password), the StatefulSet the operator would create and the TriggerAuthentication
-// innokeda's controller would keep, and waits until innokeda's cache has them.
+// password) and the StatefulSet the operator would create, then waits until innokeda's
+// controller has made the cluster's TriggerAuthentication and innokeda's cache has them all.
 func createCluster(t *testing.T, c client.Client, ns, name, rootUser string, opts ...gen.ClusterOption) (*innodbcluster.InnoDBCluster, *appsv1.StatefulSet) {
 	t.Helper()
 	ctx := context.Background()
 	cluster := gen.InnoDBCluster(ns, name, opts...)
-	mustCreate(t, c, cluster)
 	mustCreate(t, c, gen.Secret(cluster, rootUser, mariadb.RootPassword))
+	mustCreate(t, c, cluster)
 	sts := gen.StatefulSet(cluster)
 	mustCreate(t, c, sts)
-	ta := gen.TriggerAuthentication(cluster, rootUser != "")
-	mustCreate(t, c, ta)
-	for _, obj := range []client.Object{sts, cluster, ta} {
+	for _, obj := range []client.Object{sts, cluster} {
 		waitForCache(t, ctx, obj)
+	}
+	if cluster.AutofillEnabled() {
+		waitForCache(t, ctx, gen.TriggerAuthentication(cluster, rootUser != ""))
 	}
 	return cluster, sts
 }

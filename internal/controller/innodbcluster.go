@@ -1,0 +1,243 @@
+// Package controller keeps what innokeda owns for annotated InnoDBClusters: the
+// TriggerAuthentication their ScaledObjects reference, and the ScaledObject their
+// annotations describe. It writes only objects it owns.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
+)
+
+// FieldOwner is innokeda's server-side apply field manager.
+const FieldOwner = client.FieldOwner("innokeda")
+
+// Event reasons, on the InnoDBCluster.
+const (
+	ReasonCreated           = "Created"
+	ReasonUpdated           = "Updated"
+	ReasonDeleted           = "Deleted"
+	ReasonNotOwned          = "NotOwnedByInnokeda"
+	ReasonInvalidAnnotation = "InvalidAnnotation"
+	ReasonRejected          = "ScaledObjectRejected"
+	ReasonSecretNotFound    = "SecretNotFound"
+)
+
+// Options tune the controller.
+type Options struct {
+	// RetryBaseDelay and RetryMaxDelay bound the exponential backoff after a failure, such
+	// as the API server refusing the generated ScaledObject. An annotation change is
+	// handled at once whatever the backoff.
+	RetryBaseDelay, RetryMaxDelay time.Duration
+	// Resync re-reads each cluster's Secret this often: innokeda does not watch Secrets
+	// (it would have to cache them all), and the TriggerAuthentication maps rootUser only
+	// when the Secret has that key.
+	Resync time.Duration
+}
+
+// DefaultOptions are the production settings.
+func DefaultOptions() Options {
+	return Options{RetryBaseDelay: time.Second, RetryMaxDelay: 5 * time.Minute, Resync: 10 * time.Minute}
+}
+
+// InnoDBClusterReconciler reconciles annotated InnoDBClusters.
+type InnoDBClusterReconciler struct {
+	client   client.Client // cached reads and writes
+	secrets  client.Reader // uncached: Secrets are never cached
+	recorder events.EventRecorder
+	opts     Options
+}
+
+// SetupWithManager adds the controller to mgr. It runs only on the leader.
+func SetupWithManager(mgr ctrl.Manager, o Options) error {
+	r := &InnoDBClusterReconciler{client: mgr.GetClient(), secrets: mgr.GetAPIReader(), recorder: mgr.GetEventRecorder("innokeda"), opts: o}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("innodbcluster").
+		// Status updates by the operator are of no interest: only spec and annotations are.
+		For(&innodbcluster.InnoDBCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&kedav1alpha1.TriggerAuthentication{}).
+		Owns(&kedav1alpha1.ScaledObject{}).
+		WithOptions(controller.Options{
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
+		}).
+		Complete(r)
+}
+
+// Reconcile makes the TriggerAuthentication and the ScaledObject of one cluster what its
+// annotations ask for.
+func (r *InnoDBClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	cluster := &innodbcluster.InnoDBCluster{}
+	if err := r.client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		// Gone: the API server's garbage collector removes what it owned.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !cluster.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if err := r.reconcileTriggerAuthentication(ctx, cluster); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.reconcileScaledObject(ctx, cluster); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.opts.Resync}, nil
+}
+
+func (r *InnoDBClusterReconciler) reconcileTriggerAuthentication(ctx context.Context, cluster *innodbcluster.InnoDBCluster) error {
+	existing := &kedav1alpha1.TriggerAuthentication{}
+	found, err := r.get(ctx, cluster, existing)
+	if err != nil {
+		return err
+	}
+	if !managed.WantsTriggerAuthentication(cluster) {
+		return r.deleteIfOwned(ctx, cluster, found, existing)
+	}
+	if found && !managed.OwnedBy(existing, cluster) {
+		r.notOwned(cluster, existing)
+		return nil
+	}
+	rootUser, err := r.secretHasRootUser(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	want := managed.TriggerAuthentication(cluster, rootUser)
+	if found && managed.TriggerAuthenticationUpToDate(existing, want) {
+		return nil
+	}
+	if err := r.apply(ctx, want); err != nil {
+		return fmt.Errorf("apply TriggerAuthentication %s: %w", want.Name, err)
+	}
+	r.written(ctx, cluster, want, found)
+	return nil
+}
+
+func (r *InnoDBClusterReconciler) reconcileScaledObject(ctx context.Context, cluster *innodbcluster.InnoDBCluster) error {
+	existing := &kedav1alpha1.ScaledObject{}
+	found, err := r.get(ctx, cluster, existing)
+	if err != nil {
+		return err
+	}
+	if !managed.WantsScaledObject(cluster) {
+		return r.deleteIfOwned(ctx, cluster, found, existing)
+	}
+	if found && !managed.OwnedBy(existing, cluster) {
+		r.notOwned(cluster, existing)
+		return nil
+	}
+	want, problems := managed.ScaledObject(cluster)
+	if len(problems) > 0 {
+		// Nothing the API server could accept: say so, and wait for the annotations to change.
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonInvalidAnnotation, "Validate",
+			"ScaledObject %s not written: %s", managed.Name(cluster.Name), strings.Join(problems, "; "))
+		return nil
+	}
+	if found && managed.ScaledObjectUpToDate(existing, want) {
+		return nil
+	}
+	if err := r.apply(ctx, want); err != nil {
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) {
+			// Refused by an admission webhook (innokeda's dry-run, KEDA's) or by validation:
+			// tell the cluster's owner why, and retry with backoff.
+			r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonRejected, "Apply",
+				"ScaledObject %s was refused: %s", want.Name, err.Error())
+		}
+		return fmt.Errorf("apply ScaledObject %s: %w", want.Name, err)
+	}
+	r.written(ctx, cluster, want, found)
+	return nil
+}
+
+// apply writes obj with server-side apply, as innokeda's field manager: only the fields
+// innokeda sets are its own, and the mutating webhook's fills stay.
+func (r *InnoDBClusterReconciler) apply(ctx context.Context, obj client.Object) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	delete(u, "status")
+	unstructuredMeta, _ := u["metadata"].(map[string]any)
+	delete(unstructuredMeta, "creationTimestamp")
+	applied := &unstructured.Unstructured{Object: u}
+	return r.client.Patch(ctx, applied, client.Apply, FieldOwner, client.ForceOwnership) //nolint:staticcheck // KEDA ships no apply configurations
+}
+
+func (r *InnoDBClusterReconciler) deleteIfOwned(ctx context.Context, cluster *innodbcluster.InnoDBCluster, found bool, obj client.Object) error {
+	if !found || !managed.OwnedBy(obj, cluster) {
+		return nil
+	}
+	if err := r.client.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete %s: %w", obj.GetName(), err)
+	}
+	r.recorder.Eventf(cluster, obj, corev1.EventTypeNormal, ReasonDeleted, "Delete", "Deleted %s %s", kindOf(obj), obj.GetName())
+	return nil
+}
+
+func (r *InnoDBClusterReconciler) written(ctx context.Context, cluster *innodbcluster.InnoDBCluster, obj client.Object, existed bool) {
+	reason, verb := ReasonCreated, "Created"
+	if existed {
+		reason, verb = ReasonUpdated, "Updated"
+	}
+	r.recorder.Eventf(cluster, obj, corev1.EventTypeNormal, reason, verb, "%s %s %s", verb, kindOf(obj), obj.GetName())
+	logf.FromContext(ctx).V(1).Info(verb, "kind", kindOf(obj), "name", obj.GetName())
+}
+
+func (r *InnoDBClusterReconciler) notOwned(cluster *innodbcluster.InnoDBCluster, obj client.Object) {
+	r.recorder.Eventf(cluster, obj, corev1.EventTypeWarning, ReasonNotOwned, "Reconcile",
+		"%s %s exists and is not managed by innokeda: it is left as it is; delete it, or rename it, for innokeda to manage it",
+		kindOf(obj), obj.GetName())
+}
+
+// get reads the object of obj's kind that innokeda keeps for cluster.
+func (r *InnoDBClusterReconciler) get(ctx context.Context, cluster *innodbcluster.InnoDBCluster, obj client.Object) (bool, error) {
+	err := r.client.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: managed.Name(cluster.Name)}, obj)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// secretHasRootUser reads the cluster's Secret only to learn its keys; no value is kept.
+func (r *InnoDBClusterReconciler) secretHasRootUser(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (bool, error) {
+	secret := &corev1.Secret{}
+	err := r.secrets.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: cluster.Spec.SecretName}, secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonSecretNotFound, "Reconcile",
+			"Secret %s (spec.secretName) not found: the TriggerAuthentication refers to it anyway, for when it appears", cluster.Spec.SecretName)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("get Secret %s: %w", cluster.Spec.SecretName, err)
+	}
+	_, ok := secret.Data[innodbcluster.SecretKeyRootUser]
+	return ok, nil
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *kedav1alpha1.TriggerAuthentication:
+		return "TriggerAuthentication"
+	case *kedav1alpha1.ScaledObject:
+		return "ScaledObject"
+	}
+	return obj.GetObjectKind().GroupVersionKind().Kind
+}
