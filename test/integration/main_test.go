@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +29,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"fill", "mycluster"},
 	{"table", "annotated"},
 	{"validate", "mycluster"},
+	{"zero-yaml", "mycluster"},
 }
 
 func TestMain(m *testing.M) {
@@ -57,6 +59,8 @@ func run(m *testing.M) int {
 			opts.DryRunHostAliases[innodbcluster.ServiceHost(service, c.namespace, "cluster.local")] = mariadb.Addr
 		}
 	}
+	// Short, so that the test of the backoff after a refusal runs in seconds.
+	opts.Controller.RetryBaseDelay, opts.Controller.RetryMaxDelay = 200*time.Millisecond, 5*time.Second
 	mgr, err := harness.StartManager(cp, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
