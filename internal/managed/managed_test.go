@@ -1,0 +1,140 @@
+package managed_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"k8s.io/utils/ptr"
+
+	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/test/gen"
+)
+
+func TestScaledObject(t *testing.T) {
+	const query = "SELECT COUNT(*) FROM testdb.testtable"
+	tests := []struct {
+		name         string
+		annotations  []string
+		wantSpec     *kedav1alpha1.ScaledObjectSpec
+		wantProblems []string
+	}{
+		{
+			name:        "query and query-value only",
+			annotations: []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, "5"},
+			wantSpec: &kedav1alpha1.ScaledObjectSpec{
+				ScaleTargetRef: &kedav1alpha1.ScaleTarget{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "mycluster"},
+				Triggers:       []kedav1alpha1.ScaleTriggers{{Type: "mysql", Metadata: map[string]string{"query": query, "queryValue": "5"}}},
+			},
+		},
+		{
+			name: "every optional annotation",
+			annotations: []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, " 2.5 ", managed.AnnotationActivationQueryValue, "1",
+				managed.AnnotationMinReplicas, "3", managed.AnnotationMaxReplicas, "7", managed.AnnotationPollingInterval, "15", managed.AnnotationCooldownPeriod, "0"},
+			wantSpec: &kedav1alpha1.ScaledObjectSpec{
+				ScaleTargetRef:  &kedav1alpha1.ScaleTarget{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "mycluster"},
+				MinReplicaCount: ptr.To[int32](3), MaxReplicaCount: ptr.To[int32](7), PollingInterval: ptr.To[int32](15), CooldownPeriod: ptr.To[int32](0),
+				Triggers: []kedav1alpha1.ScaleTriggers{{Type: "mysql", Metadata: map[string]string{"query": query, "queryValue": "2.5", "activationQueryValue": "1"}}},
+			},
+		},
+		{
+			name:         "no query-value",
+			annotations:  []string{managed.AnnotationQuery, query},
+			wantProblems: []string{`annotation innokeda.io/query-value is missing: set the query's result per replica, e.g. "5"`},
+		},
+		{
+			name: "values that are not numbers, or out of range",
+			annotations: []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, "0", managed.AnnotationActivationQueryValue, "x",
+				managed.AnnotationMinReplicas, "0", managed.AnnotationMaxReplicas, "10", managed.AnnotationPollingInterval, "1.5", managed.AnnotationCooldownPeriod, "-1"},
+			wantProblems: []string{
+				`annotation innokeda.io/query-value="0" must be above 0`,
+				`annotation innokeda.io/activation-query-value="x" is not a number`,
+				`annotation innokeda.io/min-replicas="0" must be between 1 and 9`,
+				`annotation innokeda.io/max-replicas="10" must be between 1 and 9`,
+				`annotation innokeda.io/polling-interval="1.5" is not a whole number`,
+				`annotation innokeda.io/cooldown-period="-1" must be between 0 and 86400`,
+			},
+		},
+		{
+			name:         "min above max",
+			annotations:  []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, "1", managed.AnnotationMinReplicas, "5", managed.AnnotationMaxReplicas, "4"},
+			wantProblems: []string{"annotation innokeda.io/min-replicas=5 is above innokeda.io/max-replicas=4"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cluster := gen.InnoDBCluster("db", "mycluster")
+			cluster.UID = "uid-1"
+			for i := 0; i+1 < len(tc.annotations); i += 2 {
+				gen.WithClusterAnnotation(tc.annotations[i], tc.annotations[i+1])(cluster)
+			}
+			so, problems := managed.ScaledObject(cluster)
+			if diff := cmp.Diff(tc.wantProblems, problems); diff != "" {
+				t.Fatalf("problems (-want +got):\n%s", diff)
+			}
+			if tc.wantSpec == nil {
+				if so != nil {
+					t.Fatalf("got a ScaledObject with problems: %+v", so)
+				}
+				return
+			}
+			if diff := cmp.Diff(*tc.wantSpec, so.Spec); diff != "" {
+				t.Errorf("spec (-want +got):\n%s", diff)
+			}
+			if so.Name != "mycluster-innokeda" || !managed.OwnedBy(so, cluster) || so.Labels[managed.ManagedByLabel] != "innokeda" {
+				t.Errorf("metadata %+v", so.ObjectMeta)
+			}
+		})
+	}
+}
+
+func TestWants(t *testing.T) {
+	annotated := gen.InnoDBCluster("db", "c")
+	withOwnAuth := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(innodbcluster.AnnotationTriggerAuthentication, "mine"))
+	off := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, "yes"))
+	withQuery := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT 1"))
+	offWithQuery := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT 1"), gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, ""))
+	for _, tc := range []struct {
+		name    string
+		cluster *innodbcluster.InnoDBCluster
+		ta, so  bool
+	}{
+		{"annotated", annotated, true, false},
+		{"names its own TriggerAuthentication", withOwnAuth, false, false},
+		{"autofill not exactly \"true\"", off, false, false},
+		{"with a query", withQuery, true, true},
+		{"a query without autofill", offWithQuery, false, false},
+	} {
+		if got := managed.WantsTriggerAuthentication(tc.cluster); got != tc.ta {
+			t.Errorf("%s: WantsTriggerAuthentication = %v", tc.name, got)
+		}
+		if got := managed.WantsScaledObject(tc.cluster); got != tc.so {
+			t.Errorf("%s: WantsScaledObject = %v", tc.name, got)
+		}
+	}
+}
+
+func TestScaledObjectUpToDate(t *testing.T) {
+	cluster := gen.InnoDBCluster("db", "mycluster",
+		gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT 1"), gen.WithClusterAnnotation(managed.AnnotationQueryValue, "2"))
+	want, _ := managed.ScaledObject(cluster)
+	// As stored: the webhook filled the connection and the replica bounds.
+	stored := gen.ScaledObjectFrom(want,
+		gen.WithTriggerMetadata(0, "host", "mycluster-instances.db.svc.cluster.local", "port", "3306"),
+		gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)),
+		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.maxReplicaCount,spec.minReplicaCount"))
+	if !managed.ScaledObjectUpToDate(stored, want) {
+		t.Error("the stored, filled object is not up to date")
+	}
+	changedQuery := gen.ScaledObjectFrom(stored, gen.WithTriggerMetadata(0, "queryValue", "3"))
+	if managed.ScaledObjectUpToDate(changedQuery, want) {
+		t.Error("a changed queryValue is up to date")
+	}
+	// minReplicaCount set by innokeda from an annotation since removed (not in autofilled).
+	leftover := gen.ScaledObjectFrom(stored, gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.maxReplicaCount"))
+	if managed.ScaledObjectUpToDate(leftover, want) {
+		t.Error("a minReplicaCount no annotation asks for any more is up to date")
+	}
+}
