@@ -7,19 +7,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -27,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -55,24 +47,6 @@ func run(binary string) error {
 	}
 	defer func() { _ = cp.Stop() }()
 
-	user, err := cp.Env.AddUser(envtest.User{Name: "innokeda-demo", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return err
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "innokeda-demo-")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	kubeconfigPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
-		return err
-	}
-
 	step("Starting a throwaway MariaDB server with testdb.testtable, standing in for the cluster's MySQL")
 	db, err := harness.StartMariaDB()
 	if err != nil {
@@ -81,51 +55,40 @@ func run(binary string) error {
 	defer db.Stop()
 
 	const ns = "mysql-cluster"
-	probe, metrics := freeAddr(), freeAddr()
-	wh := cp.Env.WebhookInstallOptions
-	args := []string{
-		"--kubeconfig", kubeconfigPath,
-		"--webhook-port", strconv.Itoa(wh.LocalServingPort),
-		"--webhook-cert-dir", wh.LocalServingCertDir,
-		"--metrics-bind-address", metrics,
-		"--health-probe-bind-address", probe,
-		// No cluster DNS here: the cluster's service name is mapped to the local server.
-		"--dry-run-host-alias", innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=" + db.Addr,
-	}
-	step("Running " + binary + " " + strings.Join(args, " "))
-	cmd := exec.Command(binary, args...)
-	logs, err := os.Create(filepath.Join(dir, "innokeda.log"))
+	// No cluster DNS here: the cluster's service name is mapped to the local server.
+	alias := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=" + db.Addr
+	step("Running " + binary + " --dry-run-host-alias " + alias + " (and the kubeconfig, certificate and ports of this control plane)")
+	innokeda, err := harness.StartProcess(cp, binary, cp.Env.WebhookInstallOptions.LocalServingPort, "--dry-run-host-alias", alias)
 	if err != nil {
 		return err
 	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	if err := waitReady(ctx, "http://"+probe+"/readyz"); err != nil {
-		return fmt.Errorf("innokeda did not become ready (log: %s): %w", tail(logs.Name()), err)
-	}
+	defer innokeda.Stop()
 	fmt.Println("innokeda is ready (/readyz answered 200)")
 
 	c, warnings, err := cp.Client()
 	if err != nil {
 		return err
 	}
-	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\"), its Secret, the StatefulSet the MySQL Operator would create, and the TriggerAuthentication mycluster-innokeda")
+	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\"), its Secret and the StatefulSet the MySQL Operator would create")
 	cluster := gen.InnoDBCluster(ns, "mycluster")
-	for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, cluster} {
+	for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, gen.Secret(cluster, "", db.RootPassword), cluster} {
 		if err := c.Create(ctx, obj); err != nil {
 			return err
 		}
 	}
-	for _, obj := range []client.Object{gen.Secret(cluster, "", db.RootPassword), gen.StatefulSet(cluster), gen.TriggerAuthentication(cluster, false)} {
-		if err := c.Create(ctx, obj); err != nil {
-			return err
-		}
+	if err := c.Create(ctx, gen.StatefulSet(cluster)); err != nil {
+		return err
+	}
+	ta := &kedav1alpha1.TriggerAuthentication{}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mycluster-innokeda"}, ta)
+		return err == nil, client.IgnoreNotFound(err)
+	}); err != nil {
+		return fmt.Errorf("innokeda's controller did not create the TriggerAuthentication (log: %s): %w", innokeda.LogTail(), err)
+	}
+	step("innokeda's controller created TriggerAuthentication mycluster-innokeda:")
+	if err := printYAML(ta.Spec); err != nil {
+		return err
 	}
 
 	so := gen.ScaledObject(ns, "mycluster-scaler", "mycluster",
@@ -151,7 +114,7 @@ func run(binary string) error {
 		return stored.Annotations["innokeda.io/autofilled"] != "", nil
 	})
 	if err != nil {
-		return fmt.Errorf("the ScaledObject was never filled (log: %s): %w", tail(logs.Name()), err)
+		return fmt.Errorf("the ScaledObject was never filled (log: %s): %w", innokeda.LogTail(), err)
 	}
 	step("The API server answered with these warnings from innokeda:")
 	for _, w := range warnings.Take() {
@@ -175,8 +138,17 @@ func run(binary string) error {
 		fmt.Println("Error from server:", err)
 	}
 
-	step("innokeda's metrics (" + metrics + "/metrics):")
-	return printMetrics("http://" + metrics + "/metrics")
+	step("innokeda's metrics (" + innokeda.MetricsAddr + "/metrics):")
+	lines, err := innokeda.Metrics("innokeda_")
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if !strings.HasSuffix(l, " 0") && !strings.Contains(l, "_bucket") {
+			fmt.Println("  " + l)
+		}
+	}
+	return nil
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
@@ -190,53 +162,3 @@ func printYAML(v any) error {
 	return nil
 }
 
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
-
-func waitReady(ctx context.Context, url string) error {
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return false, err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false, nil
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-}
-
-func printMetrics(url string) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	scanner := bufio.NewScanner(resp.Body)
-	for scanner.Scan() {
-		if line := scanner.Text(); strings.HasPrefix(line, "innokeda_") && !strings.HasSuffix(line, " 0") && !strings.Contains(line, "_bucket") {
-			fmt.Println("  " + line)
-		}
-	}
-	return scanner.Err()
-}
-
-func tail(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) > 20 {
-		lines = lines[len(lines)-20:]
-	}
-	return "\n" + strings.Join(lines, "\n")
-}

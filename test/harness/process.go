@@ -1,0 +1,157 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// Process is the innokeda binary running against a ControlPlane.
+type Process struct {
+	WebhookPort int
+	MetricsAddr string // host:port of /metrics
+	ProbeAddr   string // host:port of /healthz and /readyz
+	LogPath     string
+	cmd         *exec.Cmd
+	exited      chan struct{} // closed when the process has exited
+	dir         string
+}
+
+// BuildBinary builds cmd/innokeda into dir and returns its path.
+func BuildBinary(dir string) (string, error) {
+	out := filepath.Join(dir, "innokeda")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/innokeda")
+	cmd.Dir = RepoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w: %s", err, b)
+	}
+	return out, nil
+}
+
+// StartProcess runs binary against cp as a cluster admin, serving webhooks on
+// webhookPort with the control plane's serving certificate, metrics and probes on free
+// loopback ports, plus args. It returns once /readyz answers 200.
+func StartProcess(cp *ControlPlane, binary string, webhookPort int, args ...string) (*Process, error) {
+	user, err := cp.Env.AddUser(envtest.User{Name: "innokeda", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "innokeda-process-")
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{WebhookPort: webhookPort, LogPath: filepath.Join(dir, "innokeda.log"), dir: dir, exited: make(chan struct{})}
+	kubeconfigPath := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
+		return nil, err
+	}
+	ports := make([]int, 2)
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	p.MetricsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	p.ProbeAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+	logs, err := os.Create(p.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = logs.Close() }()
+	p.cmd = exec.Command(binary, append([]string{
+		"--kubeconfig", kubeconfigPath,
+		"--webhook-port", strconv.Itoa(webhookPort),
+		"--webhook-cert-dir", cp.Env.WebhookInstallOptions.LocalServingCertDir,
+		"--metrics-bind-address", p.MetricsAddr,
+		"--health-probe-bind-address", p.ProbeAddr,
+	}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = logs, logs
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-p.exited:
+			return false, fmt.Errorf("innokeda exited: %v", p.cmd.ProcessState)
+		default:
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.ProbeAddr+"/readyz", nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("innokeda did not become ready: %w; log:\n%s", err, p.LogTail())
+	}
+	return p, nil
+}
+
+// Metrics returns the lines of /metrics that start with prefix.
+func (p *Process) Metrics(prefix string) ([]string, error) {
+	resp, err := http.Get("http://" + p.MetricsAddr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			lines = append(lines, l)
+		}
+	}
+	return lines, nil
+}
+
+// LogTail returns the last lines the process logged.
+func (p *Process) LogTail() string {
+	data, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}
+
+// Stop ends the process (SIGTERM, then SIGKILL after 10 s) and removes its files.
+func (p *Process) Stop() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	}
+	_ = os.RemoveAll(p.dir)
+}
