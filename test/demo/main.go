@@ -161,4 +161,3 @@ func printYAML(v any) error {
 	fmt.Print(string(out))
 	return nil
 }
-
