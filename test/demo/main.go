@@ -58,7 +58,7 @@ func run(binary string) error {
 	// No cluster DNS here: the cluster's service name is mapped to the local server.
 	alias := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=" + db.Addr
 	step("Running " + binary + " --dry-run-host-alias " + alias + " (and the kubeconfig, certificate and ports of this control plane)")
-	innokeda, err := harness.StartProcess(cp, binary, cp.Env.WebhookInstallOptions.LocalServingPort, "--dry-run-host-alias", alias)
+	innokeda, err := harness.StartProcess(cp, binary, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, "--dry-run-host-alias", alias)
 	if err != nil {
 		return err
 	}

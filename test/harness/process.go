@@ -40,15 +40,18 @@ func BuildBinary(dir string) (string, error) {
 	return out, nil
 }
 
-// StartProcess runs binary against cp as a cluster admin, serving webhooks on
-// webhookPort with the control plane's serving certificate, metrics and probes on free
-// loopback ports, plus args. It returns once /readyz answers 200.
-func StartProcess(cp *ControlPlane, binary string, webhookPort int, args ...string) (*Process, error) {
-	user, err := cp.Env.AddUser(envtest.User{Name: "innokeda", Groups: []string{"system:masters"}}, nil)
+// Admin is a user with every right.
+var Admin = envtest.User{Name: "innokeda-admin", Groups: []string{"system:masters"}}
+
+// StartProcess runs binary against cp as user, serving webhooks on webhookPort with the
+// control plane's serving certificate, metrics and probes on free loopback ports, plus
+// args. It returns once /readyz answers 200.
+func StartProcess(cp *ControlPlane, binary string, user envtest.User, webhookPort int, args ...string) (*Process, error) {
+	authenticated, err := cp.Env.AddUser(user, nil)
 	if err != nil {
 		return nil, err
 	}
-	kubeconfig, err := user.KubeConfig()
+	kubeconfig, err := authenticated.KubeConfig()
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,4 @@
-// Package leader runs two innokeda processes with leader election against one API server:
-// one reconciles, both serve webhooks.
-package leader
+package e2e
 
 import (
 	"bytes"
@@ -30,22 +28,14 @@ import (
 	"github.com/innokeda/innokeda/test/harness"
 )
 
+// TestTwoReplicasOneLeader: with leader election, one replica reconciles, both serve webhooks.
 func TestTwoReplicasOneLeader(t *testing.T) {
-	cp, err := harness.StartControlPlane()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cp.Stop() }()
-	binary, err := harness.BuildBinary(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The first replica serves the port the API server's webhook configurations point at;
 	// the second, another port with the same certificate.
-	ports := []int{cp.Env.WebhookInstallOptions.LocalServingPort, freePort(t)}
+	ports := []int{controlPlane.Env.WebhookInstallOptions.LocalServingPort, freePort(t)}
 	var replicas []*harness.Process
 	for _, port := range ports {
-		p, err := harness.StartProcess(cp, binary, port, "--leader-elect", "--leader-election-namespace", "default")
+		p, err := harness.StartProcess(controlPlane, binary, harness.Admin, port, "--leader-elect", "--leader-election-namespace", "default")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +43,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 		replicas = append(replicas, p)
 	}
 
-	c, _, err := cp.Client()
+	c, _, err := controlPlane.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +101,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	t.Run("both replicas serve webhooks", func(t *testing.T) {
 		so := gen.ScaledObject(ns, "so", "mycluster", gen.WithMySQLTrigger("SELECT 1", "1"))
 		for i, p := range replicas {
-			review := mutate(t, cp, p.WebhookPort, so)
+			review := mutate(t, controlPlane, p.WebhookPort, so)
 			if !review.Allowed || len(review.Patch) == 0 {
 				t.Errorf("replica %d: allowed=%v patch=%s, want a patch filling the ScaledObject", i, review.Allowed, review.Patch)
 			}

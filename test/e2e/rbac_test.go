@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/test/gen"
+	"github.com/innokeda/innokeda/test/harness"
+)
+
+// TestRBACIsEnough runs innokeda as a user bound to exactly kustomize/base/rbac.yaml, and
+// checks that the webhooks and the controller do all their work, and nothing is forbidden.
+func TestRBACIsEnough(t *testing.T) {
+	c, _, err := controlPlane.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const user, installNS, ns = "innokeda-rbac", "innokeda", "rbac"
+	for _, name := range []string{installNS, ns} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, obj := range manifests(t, filepath.Join(harness.RepoRoot(), "kustomize", "base", "rbac.yaml")) {
+		if err := c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	for _, obj := range []client.Object{
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "innokeda"}, Subjects: subjects,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "innokeda"}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: installNS, Name: "innokeda-leader-election"}, Subjects: subjects,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "innokeda-leader-election"}},
+	} {
+		if err := c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// No MySQL here: the dry-run is pointed at a closed loopback port and warns.
+	closed := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=127.0.0.1:1"
+	p, err := harness.StartProcess(controlPlane, binary, envtest.User{Name: user}, controlPlane.Env.WebhookInstallOptions.LocalServingPort,
+		"--leader-elect", "--leader-election-namespace", installNS, "--dry-run-host-alias", closed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+
+	cluster := gen.InnoDBCluster(ns, "mycluster",
+		gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT COUNT(*) FROM testdb.testtable"),
+		gen.WithClusterAnnotation(managed.AnnotationQueryValue, "3"))
+	for _, obj := range []client.Object{gen.Secret(cluster, "root", "pw"), cluster} {
+		if err := c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Create(ctx, gen.StatefulSet(cluster)); err != nil {
+		t.Fatal(err)
+	}
+	so := &kedav1alpha1.ScaledObject{}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mycluster-innokeda"}, so)
+		// Filled by the mutating webhook, which needed to read the StatefulSet, the
+		// cluster, the TriggerAuthentication and the Secret.
+		return err == nil && so.Spec.Triggers[0].Metadata["host"] != "", client.IgnoreNotFound(err)
+	})
+	if err != nil {
+		t.Fatalf("no filled ScaledObject: %v\n%s", err, p.LogTail())
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mycluster-innokeda"}, &kedav1alpha1.TriggerAuthentication{}); err != nil {
+		t.Errorf("TriggerAuthentication: %v", err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		events := &eventsv1.EventList{}
+		if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == "Created" && strings.Contains(e.Note, "ScaledObject") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("no Created event: %v", err)
+	}
+	if logs, err := os.ReadFile(p.LogPath); err != nil || bytes.Contains(bytes.ToLower(logs), []byte("forbidden")) {
+		t.Errorf("innokeda was forbidden something (%v):\n%s", err, p.LogTail())
+	}
+}
+
+// manifests decodes a multi-document YAML file.
+func manifests(t *testing.T, path string) []client.Object {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	decoder := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	var objs []client.Object
+	for {
+		u := &unstructured.Unstructured{}
+		err := decoder.Decode(&u.Object)
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
