@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
 )
@@ -136,6 +137,28 @@ func run(binary string) error {
 		return errors.New("the NULL-returning ScaledObject was admitted")
 	} else {
 		fmt.Println("Error from server:", err)
+	}
+
+	step("Zero YAML: annotating the InnoDBCluster with innokeda.io/query and innokeda.io/query-value instead")
+	latest := &innodbcluster.InnoDBCluster{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
+		return err
+	}
+	latest.Annotations[managed.AnnotationQuery] = "SELECT COUNT(*) FROM testdb.testtable WHERE testcolumn2='none'"
+	latest.Annotations[managed.AnnotationQueryValue] = "4"
+	if err := c.Update(ctx, latest); err != nil {
+		return err
+	}
+	generated := &kedav1alpha1.ScaledObject{}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: managed.Name("mycluster")}, generated)
+		return err == nil, client.IgnoreNotFound(err)
+	}); err != nil {
+		return fmt.Errorf("no generated ScaledObject (log: %s): %w", innokeda.LogTail(), err)
+	}
+	fmt.Printf("innokeda's controller generated ScaledObject %s; the webhooks filled and dry-run it:\n", generated.Name)
+	if err := printYAML(generated.Spec); err != nil {
+		return err
 	}
 
 	step("innokeda's metrics (" + innokeda.MetricsAddr + "/metrics):")
