@@ -177,8 +177,8 @@ func (r *InnoDBClusterReconciler) apply(ctx context.Context, obj client.Object) 
 	delete(u, "status")
 	unstructuredMeta, _ := u["metadata"].(map[string]any)
 	delete(unstructuredMeta, "creationTimestamp")
-	applied := &unstructured.Unstructured{Object: u}
-	return r.client.Patch(ctx, applied, client.Apply, FieldOwner, client.ForceOwnership) //nolint:staticcheck // KEDA ships no apply configurations
+	// KEDA ships no apply configurations: apply the typed object's fields as unstructured.
+	return r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}), FieldOwner, client.ForceOwnership)
 }
 
 func (r *InnoDBClusterReconciler) deleteIfOwned(ctx context.Context, cluster *innodbcluster.InnoDBCluster, found bool, obj client.Object) error {

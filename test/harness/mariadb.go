@@ -136,20 +136,7 @@ func (m *MariaDB) TableChecksum(ctx context.Context) (string, error) {
 
 // Tables lists the tables of testdb.
 func (m *MariaDB) Tables(ctx context.Context) ([]string, error) {
-	rows, err := m.admin.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name", Database)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
+	return m.column(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name", Database)
 }
 
 // Connections is the server's count of connection attempts so far (successful or not).
@@ -162,20 +149,25 @@ func (m *MariaDB) Connections(ctx context.Context) (int, error) {
 
 // RunningQueries lists the statements the server is executing for AppUser.
 func (m *MariaDB) RunningQueries(ctx context.Context) ([]string, error) {
-	rows, err := m.admin.QueryContext(ctx, "SELECT COALESCE(info, '') FROM information_schema.processlist WHERE user = ? AND command = 'Query'", AppUser)
+	return m.column(ctx, "SELECT COALESCE(info, '') FROM information_schema.processlist WHERE user = ? AND command = 'Query'", AppUser)
+}
+
+// column runs an admin query that returns one string column.
+func (m *MariaDB) column(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := m.admin.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	var list []string
+	var values []string
 	for rows.Next() {
-		var q string
-		if err := rows.Scan(&q); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		list = append(list, q)
+		values = append(values, v)
 	}
-	return list, rows.Err()
+	return values, rows.Err()
 }
 
 // Pause freezes the server process (SIGSTOP): connections hang instead of failing.
@@ -189,16 +181,8 @@ func (m *MariaDB) Stop() {
 	if m.admin != nil {
 		_ = m.admin.Close()
 	}
-	if m.cmd.Process != nil {
-		_ = m.cmd.Process.Signal(syscall.SIGCONT)
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-m.exited:
-		case <-time.After(20 * time.Second):
-			_ = m.cmd.Process.Kill()
-			<-m.exited
-		}
-	}
+	_ = m.cmd.Process.Signal(syscall.SIGCONT) // a paused server cannot shut down
+	terminate(m.cmd.Process, m.exited, 20*time.Second)
 	_ = os.RemoveAll(m.dir)
 }
 

@@ -145,16 +145,19 @@ func (p *Process) LogTail() string {
 	return strings.Join(lines[max(0, len(lines)-20):], "\n")
 }
 
-// Stop ends the process (SIGTERM, then SIGKILL after 10 s) and removes its files.
+// Stop ends the process and removes its files.
 func (p *Process) Stop() {
-	if p.cmd.Process != nil {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	}
+	terminate(p.cmd.Process, p.exited, 10*time.Second)
 	_ = os.RemoveAll(p.dir)
+}
+
+// terminate sends SIGTERM, and SIGKILL when the process has not exited after grace.
+func terminate(process *os.Process, exited <-chan struct{}, grace time.Duration) {
+	_ = process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		_ = process.Kill()
+		<-exited
+	}
 }
