@@ -143,16 +143,34 @@ func TestControllerLeavesObjectsItDoesNotOwn(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(theirs), before); err != nil {
 		t.Fatal(err)
 	}
-	cluster := gen.InnoDBCluster(ns, "mycluster")
+	// A ScaledObject of the generated one's name (scaling something else, so that no
+	// webhook has work to do with it).
+	theirSO := gen.ScaledObject(ns, "mycluster-innokeda", "web", gen.WithTarget("apps/v1", "Deployment", "web"),
+		gen.WithTrigger("cron", map[string]string{"timezone": "UTC", "start": "0 8 * * *", "end": "0 18 * * *", "desiredReplicas": "2"}))
+	mustCreate(t, c, theirSO)
+	beforeSO := &kedav1alpha1.ScaledObject{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(theirSO), beforeSO); err != nil {
+		t.Fatal(err)
+	}
+	cluster := gen.InnoDBCluster(ns, "mycluster",
+		gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT 1"), gen.WithClusterAnnotation(managed.AnnotationQueryValue, "1"))
 	mustCreate(t, c, cluster)
 
 	waitForEvent(t, c, cluster, "Warning", "NotOwnedByInnokeda", "TriggerAuthentication mycluster-innokeda exists and is not managed by innokeda")
+	waitForEvent(t, c, cluster, "Warning", "NotOwnedByInnokeda", "ScaledObject mycluster-innokeda exists and is not managed by innokeda")
 	after := &kedav1alpha1.TriggerAuthentication{}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(theirs), after); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("a TriggerAuthentication innokeda does not own changed (-before +after):\n%s", diff)
+	}
+	afterSO := &kedav1alpha1.ScaledObject{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(theirSO), afterSO); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(beforeSO, afterSO); diff != "" {
+		t.Errorf("a ScaledObject innokeda does not own changed (-before +after):\n%s", diff)
 	}
 }
 
@@ -163,6 +181,7 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 	cluster, _ := createCluster(t, c, ns, "mycluster", "")
 	key := client.ObjectKey{Namespace: ns, Name: "mycluster-innokeda"}
 
+	dryRuns := counter(t, "innokeda_dryrun_total", "outcome", "succeeded")
 	annotate(t, c, cluster,
 		managed.AnnotationQuery, "SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'",
 		managed.AnnotationQueryValue, "3")
@@ -172,6 +191,9 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 		return err == nil, client.IgnoreNotFound(err)
 	})
 	waitForEvent(t, c, cluster, "Normal", "Created", "Created ScaledObject mycluster-innokeda")
+	if got := counter(t, "innokeda_dryrun_total", "outcome", "succeeded"); got <= dryRuns {
+		t.Errorf("the generated ScaledObject was admitted without a dry-run")
+	}
 	md := so.Spec.Triggers[0].Metadata
 	if md["host"] != "mycluster-instances.zero-yaml.svc.cluster.local" || md["queryValue"] != "3" ||
 		so.Spec.Triggers[0].AuthenticationRef == nil || so.Spec.ScaleTargetRef.EnvSourceContainerName != "mysql" ||
