@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -66,8 +67,12 @@ func (p HostPolicy) DialAddress(cfg *mysql.Config, cluster, namespace string) (s
 		return "", fmt.Errorf("address is not host:port")
 	}
 	name := strings.ToLower(strings.TrimSuffix(host, "."))
-	if !p.allowed(name, cluster, namespace) {
+	ports, ok := p.allowed(name, cluster, namespace)
+	if !ok {
 		return "", fmt.Errorf("host %s is not a service of InnoDBCluster %s in namespace %s", host, cluster, namespace)
+	}
+	if ports != nil && !slices.Contains(ports, port) {
+		return "", fmt.Errorf("port %s of %s is not a MySQL port of the cluster (%s)", port, host, strings.Join(ports, ", "))
 	}
 	if alias, ok := p.Aliases[name]; ok {
 		return alias, nil
@@ -76,22 +81,32 @@ func (p HostPolicy) DialAddress(cfg *mysql.Config, cluster, namespace string) (s
 	return net.JoinHostPort(name+".", port), nil
 }
 
-func (p HostPolicy) allowed(name, cluster, namespace string) bool {
+// allowed tells whether name is one of the cluster's hosts, and which ports of it
+// speak MySQL's classic protocol (nil: any, for --dry-run-allowed-host names).
+func (p HostPolicy) allowed(name, cluster, namespace string) (ports []string, ok bool) {
 	suffix := "." + namespace + ".svc." + strings.ToLower(p.ClusterDomain)
 	instances := innodbcluster.InstancesService(cluster) + suffix
+	pod := strings.TrimSuffix(name, "."+instances)
 	switch {
-	case name == instances, name == innodbcluster.RouterService(cluster)+suffix:
-		return true
-	case strings.HasSuffix(name, "."+instances):
-		// <cluster>-<ordinal>.<cluster>-instances...: one group member.
-		pod := strings.TrimSuffix(name, "."+instances)
-		return ordinal.MatchString(strings.TrimPrefix(pod, innodbcluster.StatefulSetName(cluster)+"-")) &&
-			strings.HasPrefix(pod, innodbcluster.StatefulSetName(cluster)+"-")
+	case name == instances:
+		return instancePorts, true
+	case name == innodbcluster.RouterService(cluster)+suffix:
+		return routerPorts, true
+	case pod != name && strings.HasPrefix(pod, innodbcluster.StatefulSetName(cluster)+"-") &&
+		ordinal.MatchString(strings.TrimPrefix(pod, innodbcluster.StatefulSetName(cluster)+"-")):
+		return instancePorts, true // <cluster>-<ordinal>.<cluster>-instances...: one group member
 	}
 	for _, h := range p.AllowedHosts {
 		if name == strings.ToLower(strings.TrimSuffix(h, ".")) {
-			return true
+			return nil, true
 		}
 	}
-	return false
+	return nil, false
 }
+
+// The classic-protocol ports of the operator's services: mysqld's, and the router's
+// (3306 maps to its read-write port; 6446 read-write, 6447 read-only, 6450 split).
+var (
+	instancePorts = []string{"3306"}
+	routerPorts   = []string{"3306", "6446", "6447", "6450"}
+)
