@@ -75,8 +75,10 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		Named("innodbcluster").
 		// Status updates by the operator are of no interest: only spec and annotations are.
 		For(&innodbcluster.InnoDBCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&kedav1alpha1.TriggerAuthentication{}).
-		Owns(&kedav1alpha1.ScaledObject{}).
+		// KEDA writes the status of what innokeda owns; only spec changes (someone else
+		// editing it) and deletions need innokeda to act.
+		Owns(&kedav1alpha1.TriggerAuthentication{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&kedav1alpha1.ScaledObject{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
 		}).

@@ -255,5 +255,16 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 		if attempts < 2 || attempts > 5 {
 			t.Errorf("%v attempts in 3s, want 2 to 5 (exponential backoff from 200ms)", attempts)
 		}
+
+		// Fixing the annotation is acted on at once, not at the next retry (about 3s away now).
+		fixed := time.Now()
+		annotate(t, c, cluster, managed.AnnotationQuery, "SELECT COALESCE(price, 0) FROM testdb.testtable WHERE testcolumn = 'c'")
+		eventually(t, "the fixed ScaledObject is created", func(ctx context.Context) (bool, error) {
+			err := c.Get(ctx, key, &kedav1alpha1.ScaledObject{})
+			return err == nil, client.IgnoreNotFound(err)
+		})
+		if took := time.Since(fixed); took > 1500*time.Millisecond {
+			t.Errorf("the fixed ScaledObject took %v to appear; an annotation change must not wait for the backoff", took)
+		}
 	})
 }
