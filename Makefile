@@ -1,7 +1,7 @@
 # innokeda: `make demo` runs it against a real API server, `make test` runs every test.
 SHELL := /usr/bin/env bash
 GO ?= go
-FUZZTIME ?= 15s
+FUZZTIME ?= 10s
 BENCHTIME ?= 2s
 # envtest's kube-apiserver and etcd, built from Go modules on first use (see hack/envtest-assets.sh).
 ENVTEST_ASSETS = $$(hack/envtest-assets.sh)
@@ -36,8 +36,9 @@ test: lint mariadb ## Everything: unit, integration (envtest), fuzzing for $(FUZ
 unit: ## The tests that need no Kubernetes API server (MariaDB is started where needed).
 	$(GO) test -race -count=1 ./internal/... ./webhook/...
 
-fuzz: ## Fuzz the admission handler for $(FUZZTIME).
+fuzz: ## Fuzz the admission handler and the query check, $(FUZZTIME) each.
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./webhook/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckQuery$$' -fuzztime $(FUZZTIME) ./internal/dryrun/
 
 bench: mariadb ## Benchmarks, with their ns/op and allocs/op.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/... ./webhook/...

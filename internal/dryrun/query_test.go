@@ -1,6 +1,10 @@
 package dryrun
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pingcap/tidb/pkg/parser"
+)
 
 func TestCheckQuery(t *testing.T) {
 	tests := []struct {
@@ -48,4 +52,27 @@ func TestCheckQuery(t *testing.T) {
 			t.Errorf("%q accepted", q)
 		}
 	}
+}
+
+// FuzzCheckQuery: whatever a ScaledObject's query holds, the check returns (no panic),
+// and what it accepts is a single statement.
+func FuzzCheckQuery(f *testing.F) {
+	for _, seed := range []string{
+		"SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'",
+		"SELECT 1; DROP TABLE t", "SELECT * FROM t INTO OUTFILE '/x'", "SELECT a FROM t FOR UPDATE",
+		"WITH c AS (SELECT 1) SELECT * FROM c", "(SELECT 1) UNION (SELECT 2 FOR UPDATE)", "/*!50000 DROP TABLE t */",
+		"SELECT '\x00'", "SELECT `a`;;", "",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		if CheckQuery(query) != nil {
+			return
+		}
+		p := parser.New()
+		stmts, _, err := p.ParseSQL(query)
+		if err != nil || len(stmts) != 1 {
+			t.Fatalf("accepted %q, which parses to %d statements (%v)", query, len(stmts), err)
+		}
+	})
 }
