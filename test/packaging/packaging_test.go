@@ -214,7 +214,9 @@ func TestHelmChart(t *testing.T) {
 
 	t.Run("webhooks are kustomize/base/webhook.yaml's", func(t *testing.T) {
 		wantM, wantV := baseWebhooks(t)
-		clear := func(cc *admissionregistrationv1.WebhookClientConfig) { *cc = admissionregistrationv1.WebhookClientConfig{} }
+		clear := func(cc *admissionregistrationv1.WebhookClientConfig) {
+			*cc = admissionregistrationv1.WebhookClientConfig{}
+		}
 		gotM, gotV := mutating.DeepCopy(), validating.DeepCopy()
 		for _, w := range []*admissionregistrationv1.WebhookClientConfig{&wantM.Webhooks[0].ClientConfig, &gotM.Webhooks[0].ClientConfig, &wantV.Webhooks[0].ClientConfig, &gotV.Webhooks[0].ClientConfig} {
 			clear(w)
