@@ -50,7 +50,8 @@ func (c *credentials) resolve(ctx context.Context, ns string, i int, t kedav1alp
 		}
 		return c.envValue(ctx, ns, container, name, validation.MetadataPath(i, param+"FromEnv"), &res)
 	}
-	md := func(key string) string { return strings.TrimSpace(t.Metadata[key]) }
+	md := t.Metadata
+	// KEDA takes the first non-blank value, trimmed.
 	first := func(values ...string) string {
 		for _, v := range values {
 			if v = strings.TrimSpace(v); v != "" {
@@ -72,10 +73,10 @@ func (c *credentials) resolve(ctx context.Context, ns string, i int, t kedav1alp
 		return res, err
 	}
 	res.params = dryrun.Params{
-		Host:             first(md("host"), auth["host"]),
-		Port:             first(md("port"), auth["port"]),
-		DBName:           first(md("dbName"), auth["dbName"]),
-		Username:         first(md("username"), auth["username"], usernameEnv),
+		Host:             first(md["host"], auth["host"]),
+		Port:             first(md["port"], auth["port"]),
+		DBName:           first(md["dbName"], auth["dbName"]),
+		Username:         first(md["username"], auth["username"], usernameEnv),
 		Password:         first(auth["password"], passwordEnv),
 		ConnectionString: first(auth["connectionString"], connectionStringEnv),
 	}

@@ -329,6 +329,42 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 	})
 }
 
+// TestValidatorResolvesEnv: passwordFromEnv and usernameFromEnv name env variables of the
+// target's container, resolved like KEDA does, from a literal value or a Secret key.
+func TestValidatorResolvesEnv(t *testing.T) {
+	db := server(t)
+	sts := gen.StatefulSet(gen.InnoDBCluster(vns, "mycluster"))
+	sts.Spec.Template.Spec.Containers[1].Env = []corev1.EnvVar{
+		{Name: "MYSQL_USER", Value: harness.AppUser},
+		{Name: "MYSQL_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "app-creds"}, Key: "password"}}},
+		{Name: "FROM_FIELD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+	}
+	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableDeny, sts, secretObj("app-creds", map[string]string{"password": harness.AppPassword}))
+	fromEnv := func(user, password string) *kedav1alpha1.ScaledObject {
+		return filled(func(so *kedav1alpha1.ScaledObject) { so.Spec.Triggers[0].AuthenticationRef = nil },
+			gen.WithTriggerMetadata(0, "usernameFromEnv", user, "passwordFromEnv", password))
+	}
+	tests := []struct {
+		name    string
+		so      *kedav1alpha1.ScaledObject
+		allowed bool
+		want    string
+	}{
+		{"literal user, password from a Secret key", fromEnv("MYSQL_USER", "MYSQL_PASSWORD"), true, "spec.triggers[0]: dry-run returned 2 in "},
+		{"no such variable: not dry-run", fromEnv("MYSQL_USER", "NOPE"), true, "spec.triggers[0]: not dry-run: container mysql has no env variable NOPE"},
+		{"a source innokeda does not read: not dry-run", fromEnv("MYSQL_USER", "FROM_FIELD"), true, "spec.triggers[0]: not dry-run: env variable FROM_FIELD of container mysql comes from a source innokeda does not read"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.handle(t, request(t, admissionv1.Create, tc.so))
+			if resp.Allowed != tc.allowed || len(resp.Warnings) != 1 || !strings.HasPrefix(resp.Warnings[0], tc.want) {
+				t.Errorf("allowed=%v warnings=%q %s; want allowed=%v and a warning %q", resp.Allowed, resp.Warnings, denial(resp), tc.allowed, tc.want)
+			}
+		})
+	}
+}
+
 func TestValidatorWithinBudgetWhenTheServerHangs(t *testing.T) {
 	db := server(t)
 	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn)
