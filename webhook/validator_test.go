@@ -40,28 +40,10 @@ const (
 	budgetSlack = 300 * time.Millisecond
 )
 
-// mariadb is started by the first test that needs it and stopped by TestMain.
-var (
-	mariadbOnce sync.Once
-	mariadb     *harness.MariaDB
-	mariadbErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if mariadb != nil {
-		mariadb.Stop()
-	}
+	harness.StopSharedMariaDB()
 	os.Exit(code)
-}
-
-func server(t testing.TB) *harness.MariaDB {
-	t.Helper()
-	mariadbOnce.Do(func() { mariadb, mariadbErr = harness.StartMariaDB() })
-	if mariadbErr != nil {
-		t.Fatal(mariadbErr)
-	}
-	return mariadb
 }
 
 // validatorFixture is a validator whose Kubernetes reads come from memory and whose
@@ -160,7 +142,7 @@ func denial(resp admission.Response) string {
 }
 
 func TestValidatorAgainstMariaDB(t *testing.T) {
-	db := server(t)
+	db := harness.SharedMariaDB(t)
 	ctx := context.Background()
 	extra := []client.Object{
 		secretObj("wrong", map[string]string{"password": wrongPW, "user": harness.AppUser}),
@@ -332,7 +314,7 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 // TestValidatorResolvesEnv: passwordFromEnv and usernameFromEnv name env variables of the
 // target's container, resolved like KEDA does, from a literal value or a Secret key.
 func TestValidatorResolvesEnv(t *testing.T) {
-	db := server(t)
+	db := harness.SharedMariaDB(t)
 	sts := gen.StatefulSet(gen.InnoDBCluster(vns, "mycluster"))
 	sts.Spec.Template.Spec.Containers[1].Env = []corev1.EnvVar{
 		{Name: "MYSQL_USER", Value: harness.AppUser},
@@ -366,7 +348,7 @@ func TestValidatorResolvesEnv(t *testing.T) {
 }
 
 func TestValidatorWithinBudgetWhenTheServerHangs(t *testing.T) {
-	db := server(t)
+	db := harness.SharedMariaDB(t)
 	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn)
 	ctx := context.Background()
 	check := func(t *testing.T, so *kedav1alpha1.ScaledObject) admission.Response {
@@ -461,7 +443,7 @@ func TestValidatorNeverDialsOtherHosts(t *testing.T) {
 }
 
 func TestValidatorSkipsUpdatesThatChangeNoTrigger(t *testing.T) {
-	db := server(t)
+	db := harness.SharedMariaDB(t)
 	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableDeny)
 	ctx := context.Background()
 	old := filled()
@@ -501,7 +483,7 @@ func TestValidatorSkipsUpdatesThatChangeNoTrigger(t *testing.T) {
 // BenchmarkValidate measures the validating handler with a dry-run against the local
 // MariaDB, the server warm. Target: under 5 ms per request on loopback.
 func BenchmarkValidate(b *testing.B) {
-	db := server(b)
+	db := harness.SharedMariaDB(b)
 	f := newValidatorFixture(b, db.Addr, webhook.OnUnreachableDeny)
 	req := request(b, admissionv1.Create, filled())
 	b.ReportAllocs()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,29 +16,10 @@ import (
 	"github.com/innokeda/innokeda/test/harness"
 )
 
-// mariadb is started by the first test that needs it (fuzzing needs none) and stopped
-// by TestMain.
-var (
-	mariadbOnce sync.Once
-	mariadb     *harness.MariaDB
-	mariadbErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if mariadb != nil {
-		mariadb.Stop()
-	}
+	harness.StopSharedMariaDB()
 	os.Exit(code)
-}
-
-func startServer(t *testing.T) *harness.MariaDB {
-	t.Helper()
-	mariadbOnce.Do(func() { mariadb, mariadbErr = harness.StartMariaDB() })
-	if mariadbErr != nil {
-		t.Fatal(mariadbErr)
-	}
-	return mariadb
 }
 
 func appConfig(user, password string) *mysql.Config {
@@ -49,7 +29,7 @@ func appConfig(user, password string) *mysql.Config {
 
 func run(t *testing.T, budget time.Duration, cfg *mysql.Config, query string) (dryrun.Observation, error, time.Duration) {
 	t.Helper()
-	server := startServer(t)
+	server := harness.SharedMariaDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	start := time.Now()
@@ -58,7 +38,7 @@ func run(t *testing.T, budget time.Duration, cfg *mysql.Config, query string) (d
 }
 
 func TestRunAgainstMariaDB(t *testing.T) {
-	server := startServer(t)
+	server := harness.SharedMariaDB(t)
 	cfg := appConfig(harness.AppUser, harness.AppPassword)
 	tests := []struct {
 		name    string
@@ -109,7 +89,7 @@ func TestRunAgainstMariaDB(t *testing.T) {
 }
 
 func TestRunStaysWithinItsBudget(t *testing.T) {
-	server := startServer(t)
+	server := harness.SharedMariaDB(t)
 	cfg := appConfig(harness.AppUser, harness.AppPassword)
 	const budget = 1500 * time.Millisecond
 	ctx := context.Background()
@@ -158,7 +138,7 @@ func TestRunWhenNothingListens(t *testing.T) {
 }
 
 func TestRunLimitsConcurrency(t *testing.T) {
-	server := startServer(t)
+	server := harness.SharedMariaDB(t)
 	runner := dryrun.NewRunner(1)
 	cfg := appConfig(harness.AppUser, harness.AppPassword)
 	long, cancelLong := context.WithTimeout(context.Background(), 1500*time.Millisecond)

@@ -3,8 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +14,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -115,24 +111,17 @@ func TestRBACIsEnough(t *testing.T) {
 // manifests decodes a multi-document YAML file.
 func manifests(t *testing.T, path string) []client.Object {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = f.Close() }()
-	decoder := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	var objs []client.Object
-	for {
-		u := &unstructured.Unstructured{}
-		err := decoder.Decode(&u.Object)
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
+	decoded, err := harness.DecodeManifests(data)
+	if err != nil {
+		t.Fatal(err)
 	}
+	objs := make([]client.Object, 0, len(decoded))
+	for _, u := range decoded {
+		objs = append(objs, u)
+	}
+	return objs
 }
