@@ -107,16 +107,9 @@ func (r *InnoDBClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 func (r *InnoDBClusterReconciler) reconcileTriggerAuthentication(ctx context.Context, cluster *innodbcluster.InnoDBCluster) error {
 	existing := &kedav1alpha1.TriggerAuthentication{}
-	found, err := r.get(ctx, cluster, existing)
-	if err != nil {
+	found, proceed, err := r.claim(ctx, cluster, existing, managed.WantsTriggerAuthentication(cluster))
+	if err != nil || !proceed {
 		return err
-	}
-	if !managed.WantsTriggerAuthentication(cluster) {
-		return r.deleteIfOwned(ctx, cluster, found, existing)
-	}
-	if found && !managed.OwnedBy(existing, cluster) {
-		r.notOwned(cluster, existing)
-		return nil
 	}
 	rootUser, err := r.secretHasRootUser(ctx, cluster)
 	if err != nil {
@@ -135,16 +128,9 @@ func (r *InnoDBClusterReconciler) reconcileTriggerAuthentication(ctx context.Con
 
 func (r *InnoDBClusterReconciler) reconcileScaledObject(ctx context.Context, cluster *innodbcluster.InnoDBCluster) error {
 	existing := &kedav1alpha1.ScaledObject{}
-	found, err := r.get(ctx, cluster, existing)
-	if err != nil {
+	found, proceed, err := r.claim(ctx, cluster, existing, managed.WantsScaledObject(cluster))
+	if err != nil || !proceed {
 		return err
-	}
-	if !managed.WantsScaledObject(cluster) {
-		return r.deleteIfOwned(ctx, cluster, found, existing)
-	}
-	if found && !managed.OwnedBy(existing, cluster) {
-		r.notOwned(cluster, existing)
-		return nil
 	}
 	want, problems := managed.ScaledObject(cluster)
 	if len(problems) > 0 {
@@ -181,6 +167,23 @@ func (r *InnoDBClusterReconciler) apply(ctx context.Context, obj client.Object) 
 	delete(unstructuredMeta, "creationTimestamp")
 	// KEDA ships no apply configurations: apply the typed object's fields as unstructured.
 	return r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}), FieldOwner, client.ForceOwnership)
+}
+
+// claim reads the object of existing's kind that innokeda keeps for cluster. When it is
+// not wanted, it is deleted if innokeda owns it; when someone else owns it, a Warning
+// event says so. proceed is true only when innokeda may write the wanted object.
+func (r *InnoDBClusterReconciler) claim(ctx context.Context, cluster *innodbcluster.InnoDBCluster, existing client.Object, wanted bool) (found, proceed bool, err error) {
+	if found, err = r.get(ctx, cluster, existing); err != nil {
+		return false, false, err
+	}
+	if !wanted {
+		return found, false, r.deleteIfOwned(ctx, cluster, found, existing)
+	}
+	if found && !managed.OwnedBy(existing, cluster) {
+		r.notOwned(cluster, existing)
+		return found, false, nil
+	}
+	return found, true, nil
 }
 
 func (r *InnoDBClusterReconciler) deleteIfOwned(ctx context.Context, cluster *innodbcluster.InnoDBCluster, found bool, obj client.Object) error {
