@@ -13,6 +13,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/redact"
 	"github.com/innokeda/innokeda/internal/validation"
 )
 
@@ -32,6 +33,8 @@ type resolution struct {
 	violations validation.Violations
 	// unresolved names a source innokeda cannot read; the trigger is then not dry-run.
 	unresolved string
+	// secrets are the values read from Secrets and container env: kept out of every answer.
+	secrets redact.Secrets
 }
 
 func (c *credentials) resolve(ctx context.Context, ns string, i int, t kedav1alpha1.ScaleTriggers, container *corev1.Container) (resolution, error) {
@@ -173,6 +176,7 @@ func (c *credentials) secretKey(ctx context.Context, ns, name, key string, path 
 			fmt.Sprintf("%s refers to key %s of Secret %s, which has no such key (it has: %s)", what, key, name, strings.Join(keys, ", "))))
 		return "", false, nil
 	}
+	res.secrets.Add(string(v))
 	return string(v), true, nil
 }
 
@@ -189,6 +193,7 @@ func (c *credentials) envValue(ctx context.Context, ns string, container *corev1
 		}
 		switch {
 		case e.ValueFrom == nil:
+			res.secrets.Add(e.Value) // a credential written into the pod spec is still one
 			return e.Value, nil
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef

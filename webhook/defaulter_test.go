@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -13,8 +14,10 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -235,6 +238,19 @@ func (m memoryReader) Get(_ context.Context, key client.ObjectKey, obj client.Ob
 	return nil
 }
 
-func (m memoryReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
-	return errors.New("not implemented")
+// List lists pods only (what the validator lists), by namespace and labels.
+func (m memoryReader) List(_ context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	pods, ok := list.(*corev1.PodList)
+	if !ok {
+		return fmt.Errorf("memoryReader lists pods only, not %T", list)
+	}
+	o := (&client.ListOptions{}).ApplyOptions(opts)
+	for _, obj := range m {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok || o.Namespace != "" && pod.Namespace != o.Namespace || o.LabelSelector != nil && !o.LabelSelector.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		pods.Items = append(pods.Items, *pod.DeepCopy())
+	}
+	return nil
 }

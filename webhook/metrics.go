@@ -47,12 +47,13 @@ const (
 	outcomeTimedOut    = "timed-out"
 	outcomeBusy        = "busy"       // too many dry-runs at once
 	outcomeNotDialed   = "not-dialed" // the host or the credentials are out of innokeda's reach
+	outcomeRefused     = "refused"    // the guard refused the query for the server's sql_mode
 )
 
 func init() {
 	// Registered once per process on the registry the manager's metrics endpoint serves.
 	metrics.Registry.MustRegister(fillsTotal, skipsTotal, dryRunsTotal, dryRunSeconds, denialsTotal)
-	for _, outcome := range []string{outcomeSucceeded, outcomeRejected, outcomeUnreachable, outcomeTimedOut, outcomeBusy, outcomeNotDialed} {
+	for _, outcome := range []string{outcomeSucceeded, outcomeRejected, outcomeUnreachable, outcomeTimedOut, outcomeBusy, outcomeNotDialed, outcomeRefused} {
 		dryRunsTotal.WithLabelValues(outcome)
 	}
 	for _, reason := range []autofill.Skip{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/redact"
 	"github.com/innokeda/innokeda/internal/validation"
 )
 
@@ -54,6 +56,13 @@ func SetupScaledObjectValidator(mgr manager.Manager, o ValidatorOptions) error {
 	v, err := NewScaledObjectValidator(mgr.GetScheme(), mgr.GetClient(), mgr.GetAPIReader(), o)
 	if err != nil {
 		return err
+	}
+	// The Services and pods a dry-run's host is checked against: informers made now start
+	// with the cache, so the first dry-run does not wait for them to sync.
+	for _, obj := range []client.Object{&corev1.Service{}, &corev1.Pod{}} {
+		if _, err := mgr.GetCache().GetInformer(context.Background(), obj); err != nil {
+			return fmt.Errorf("watch %T: %w", obj, err)
+		}
 	}
 	mgr.GetWebhookServer().Register(ValidatePath, &admission.Webhook{Handler: v})
 	return nil
@@ -167,13 +176,23 @@ func (v *ScaledObjectValidator) notValidated(msg string) admission.Response {
 
 // checkTrigger resolves trigger i's credentials and, when nothing else is wrong so far
 // (dryRun), runs its query against MySQL.
+//
+// The values the credentials resolve to came from Secrets or env, and a TriggerAuthentication
+// may map any of them to any parameter: each text that can echo one (the host policy's
+// reasons, the dry-run's errors, MySQL's own messages) goes through secrets.From.
 func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun bool) (validation.Violations, []string, error) {
 	res, err := v.creds.resolve(ctx, so.Namespace, i, t, envSourceContainer(so, facts))
 	if err != nil {
 		return nil, nil, err
 	}
+	secrets := &res.secrets
 	violations := res.violations
 	cfg, err := res.params.Config()
+	if err == nil && res.params.ConnectionString != "" {
+		// The connection string came from a Secret or env: so do its parts.
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		secrets.Add(cfg.User, cfg.Passwd, cfg.DBName, cfg.Addr, host)
+	}
 	if err != nil {
 		violations.Add(validation.ReasonConnectionString, validation.Invalid(validation.TriggerPath(i).Child("authenticationRef"),
 			"the connection string the trigger resolves to "+err.Error()))
@@ -186,28 +205,53 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 		return nil, []string{prefix + "not dry-run: " + res.unresolved}, nil
 	}
-	dialAddress, err := v.opts.Hosts.DialAddress(cfg, facts.Cluster.Name, so.Namespace)
+	// The host's name is not trusted: the address comes from the API objects behind it.
+	servers, err := lookupServers(ctx, v.cache, facts.Cluster)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Could not look up the servers of an InnoDBCluster", "trigger", i)
+		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
+		msg := fmt.Sprintf("the query was not validated: innokeda could not look up the services and pods of InnoDBCluster %s: %v", facts.Cluster.Name, err)
+		if v.opts.OnUnreachable == OnUnreachableDeny {
+			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
+			return violations, nil, nil
+		}
+		return nil, []string{prefix + msg}, nil
+	}
+	dialAddress, err := v.opts.Hosts.DialAddress(cfg, servers)
 	if err != nil {
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
-		return nil, []string{prefix + "not dry-run: " + err.Error() + "; innokeda only connects to the cluster's own services, by their cluster DNS names, so only the static checks were made"}, nil
+		return nil, []string{prefix + "not dry-run: " + secrets.From(err.Error()) + "; innokeda only connects to the MySQL Operator's services and pods of the cluster, " +
+			"at the addresses the API server gives for them, so only the static checks were made"}, nil
 	}
 	obs, err := v.runner.Run(ctx, cfg, dialAddress, strings.TrimSpace(t.Metadata["query"]))
-	return v.judge(prefix, i, so, t, obs, err)
+	return v.judge(prefix, i, so, t, obs, err, secrets)
 }
 
-// judge turns a dry-run's outcome into violations or warnings.
-func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error) (validation.Violations, []string, error) {
+// judge turns a dry-run's outcome into violations or warnings; error texts that may echo a
+// credential go through secrets.From.
+func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error, secrets *redact.Secrets) (validation.Violations, []string, error) {
 	var violations validation.Violations
 	var serverErr *dryrun.ServerError
+	var refused *dryrun.RefusedError
 	switch {
+	case errors.As(err, &refused):
+		// The guard, run again with what only the server could tell (its sql_mode).
+		dryRunsTotal.WithLabelValues(outcomeRefused).Inc()
+		violations.Add(validation.ReasonQueryNotReadOnly, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+refused.Error()))
+		return violations, nil, nil
+	case errors.Is(err, dryrun.ErrValueTooLarge):
+		dryRunsTotal.WithLabelValues(outcomeRejected).Inc()
+		dryRunSeconds.Observe(obs.Took.Seconds())
+		violations.Add(validation.ReasonQueryResult, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+err.Error()))
+		return violations, nil, nil
 	case errors.As(err, &serverErr):
 		dryRunsTotal.WithLabelValues(outcomeRejected).Inc()
 		dryRunSeconds.Observe(obs.Took.Seconds())
 		path := validation.MetadataPath(i, "query")
-		detail := "MySQL rejected the query: " + serverErr.Error()
+		detail := "MySQL rejected the query: " + secrets.From(serverErr.Error())
 		if connectionErrors[serverErr.Number] {
 			path = validation.TriggerPath(i).Child("authenticationRef")
-			detail = "MySQL refused the connection: " + serverErr.Error() + ": check the user name, password and database the trigger resolves to"
+			detail = "MySQL refused the connection: " + secrets.From(serverErr.Error()) + ": check the user name, password and database the trigger resolves to"
 		}
 		violations.Add(validation.ReasonServerRejected, validation.Invalid(path, detail))
 		return violations, nil, nil
@@ -220,7 +264,7 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 			outcome = outcomeBusy
 		}
 		dryRunsTotal.WithLabelValues(outcome).Inc()
-		msg := fmt.Sprintf("the query was not validated: %v (within --dry-run-timeout=%v)", err, v.opts.DryRunTimeout)
+		msg := fmt.Sprintf("the query was not validated: %s (within --dry-run-timeout=%v)", secrets.From(err.Error()), v.opts.DryRunTimeout)
 		if v.opts.OnUnreachable == OnUnreachableDeny {
 			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
 			return violations, nil, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"reflect"
@@ -17,6 +18,7 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"go.uber.org/zap/zapcore"
 	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/app"
 	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
 	"github.com/innokeda/innokeda/webhook"
@@ -56,20 +59,47 @@ type validatorFixture struct {
 
 func newValidatorFixture(t testing.TB, addr, onUnreachable string, extra ...client.Object) validatorFixture {
 	t.Helper()
-	scheme, err := app.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
+	return newValidatorFixtureReading(t, operatorObjects(extra...), addr, onUnreachable)
+}
+
+// testCluster returns the InnoDBCluster and StatefulSet of the tests, with the UIDs an API
+// server would give them.
+func testCluster() (*innodbcluster.InnoDBCluster, *appsv1.StatefulSet) {
 	cluster := gen.InnoDBCluster(vns, "mycluster")
+	cluster.UID = "7d2c9a40-cluster"
+	sts := gen.StatefulSet(cluster)
+	sts.UID = "51e0b7c3-statefulset"
+	return cluster, sts
+}
+
+// operatorObjects holds the test cluster with everything the MySQL Operator (and
+// Kubernetes) would make for it, its Secret and TriggerAuthentication, then extra
+// objects, which replace those of the same kind and name.
+func operatorObjects(extra ...client.Object) memoryReader {
+	cluster, sts := testCluster()
 	secret := gen.Secret(cluster, harness.AppUser, harness.AppPassword)
 	secret.Data = map[string][]byte{}
 	for k, v := range secret.StringData {
 		secret.Data[k] = []byte(v)
 	}
-	objects := []client.Object{cluster, gen.StatefulSet(cluster), secret, gen.TriggerAuthentication(cluster, true)}
+	router := gen.RouterService(cluster)
+	router.Spec.ClusterIP = "10.96.0.20"
+	objects := []client.Object{cluster, sts, gen.InstancesService(cluster), router,
+		gen.MemberPod(sts, 0, "10.244.0.10"), gen.MemberPod(sts, 1, "10.244.0.11"),
+		secret, gen.TriggerAuthentication(cluster, true)}
 	cache := memoryReader{}
 	for _, obj := range append(objects, extra...) {
 		cache[memoryKey{reflect.TypeOf(obj), client.ObjectKeyFromObject(obj)}] = obj
+	}
+	return cache
+}
+
+// newValidatorFixtureReading is newValidatorFixture with the objects read from cache.
+func newValidatorFixtureReading(t testing.TB, cache client.Reader, addr, onUnreachable string) validatorFixture {
+	t.Helper()
+	scheme, err := app.NewScheme()
+	if err != nil {
+		t.Fatal(err)
 	}
 	v, err := webhook.NewScaledObjectValidator(scheme, cache, cache, webhook.ValidatorOptions{
 		DryRunTimeout:        budget,
@@ -212,13 +242,13 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 		{name: "syntax error", so: filled(withQuery("SELECT COUNT(*) FROM testdb.testtable WHERE")),
 			wantDenied: []string{"spec.triggers[0].metadata.query: Invalid value: the query is not a SELECT statement MySQL's grammar accepts"}},
 		{name: "unknown table", so: filled(withQuery("SELECT COUNT(*) FROM testdb.nope")),
-			wantDenied: []string{"spec.triggers[0].metadata.query: Invalid value: MySQL rejected the query: MySQL error 1146: Table 'testdb.nope' doesn't exist"}},
+			wantDenied: []string{"spec.triggers[0].metadata.query: Invalid value: MySQL rejected the query: MySQL error 1146 (ER_NO_SUCH_TABLE): Table 'testdb.nope' doesn't exist"}},
 		{name: "unknown column", so: filled(withQuery("SELECT COUNT(nope) FROM testdb.testtable")),
-			wantDenied: []string{"MySQL rejected the query: MySQL error 1054: Unknown column 'nope'"}},
+			wantDenied: []string{"MySQL rejected the query: MySQL error 1054 (ER_BAD_FIELD_ERROR): Unknown column 'nope'"}},
 		{name: "missing privilege", so: filled(withQuery("SELECT COUNT(*) FROM mysql.user")),
-			wantDenied: []string{"MySQL rejected the query: MySQL error 1142: SELECT command denied to user 'keda'"}},
+			wantDenied: []string{"MySQL rejected the query: MySQL error 1142 (ER_TABLEACCESS_DENIED_ERROR): SELECT command denied to user '[redacted]'"}},
 		{name: "wrong password", so: filled(gen.WithAuthenticationRef(0, "", "wrong-password")),
-			wantDenied: []string{"spec.triggers[0].authenticationRef: Invalid value: MySQL refused the connection: MySQL error 1045: Access denied for user 'keda'@'127.0.0.1' (using password: YES): check the user name, password and database"}},
+			wantDenied: []string{"spec.triggers[0].authenticationRef: Invalid value: MySQL refused the connection: MySQL error 1045 (ER_ACCESS_DENIED_ERROR): Access denied for user '[redacted]'@'127.0.0.1' (using password: YES): check the user name, password and database"}},
 		{name: "write: DROP TABLE", so: filled(withQuery("DROP TABLE testdb.testtable")), wantDenied: []string{"statement kind: DropTable"}},
 		{name: "write: DELETE", so: filled(withQuery("DELETE FROM testdb.testtable")), wantDenied: []string{"statement kind: Delete"}},
 		{name: "write: INSERT", so: filled(withQuery("INSERT INTO testdb.testtable (testcolumn) VALUES ('x')")), wantDenied: []string{"statement kind: Insert"}},
@@ -227,7 +257,7 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 		{name: "write: a second statement", so: filled(withQuery("SELECT 1; DROP TABLE testdb.testtable")), wantDenied: []string{"holds 2 statements"}},
 		{name: "write: FOR UPDATE", so: filled(withQuery("SELECT COUNT(*) FROM testdb.testtable FOR UPDATE")), wantDenied: []string{"takes row locks"}},
 		{name: "write: a stored function that writes", so: filled(withQuery("SELECT testdb.sneaky()")),
-			wantDenied: []string{"MySQL rejected the query: MySQL error 1792: Cannot execute statement in a READ ONLY transaction"}},
+			wantDenied: []string{"MySQL rejected the query: MySQL error 1792 (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION): Cannot execute statement in a READ ONLY transaction"}},
 	}
 	var responses []admission.Response
 	for _, tc := range tests {
@@ -315,7 +345,7 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 // target's container, resolved like KEDA does, from a literal value or a Secret key.
 func TestValidatorResolvesEnv(t *testing.T) {
 	db := harness.SharedMariaDB(t)
-	sts := gen.StatefulSet(gen.InnoDBCluster(vns, "mycluster"))
+	_, sts := testCluster()
 	sts.Spec.Template.Spec.Containers[1].Env = []corev1.EnvVar{
 		{Name: "MYSQL_USER", Value: harness.AppUser},
 		{Name: "MYSQL_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -439,6 +469,112 @@ func TestValidatorNeverDialsOtherHosts(t *testing.T) {
 	}
 	if n := connections.Load(); n != 0 {
 		t.Errorf("%d connections to a host outside the cluster's services", n)
+	}
+}
+
+// TestValidatorDialsOnlyTheOperatorsServers: a host name of the cluster is dialed only
+// when the API objects behind it are the MySQL Operator's, whatever DNS would say. Every
+// name is aliased to a listener here, so a dial that should not happen would be seen.
+func TestValidatorDialsOnlyTheOperatorsServers(t *testing.T) {
+	var connections atomic.Int32
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			connections.Add(1)
+			_ = c.Close()
+		}
+	}()
+	cluster, sts := testCluster()
+	const member0 = "mycluster-0.mycluster-instances.db.svc.cluster.local"
+	router := "mycluster.db.svc.cluster.local"
+	// An ExternalName Service made before the operator's, which the operator then keeps.
+	externalName := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: vns, Name: "mycluster-instances"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "mysql.attacker.example"}}
+	// A Service of the right name and labels, owned by nothing.
+	unowned := gen.InstancesService(cluster)
+	unowned.OwnerReferences = nil
+	// A pod of a member's name, hostname, subdomain and labels, owned by nothing.
+	impostor := gen.MemberPod(sts, 0, "10.244.9.9")
+	impostor.OwnerReferences = nil
+	// A router Service that is headless.
+	headless := gen.RouterService(cluster)
+	headless.Spec.ClusterIP = corev1.ClusterIPNone
+	tests := []struct {
+		name  string
+		extra []client.Object
+		host  string
+		want  string
+	}{
+		{"ExternalName instances service", []client.Object{externalName}, instances,
+			"spec.triggers[0]: not dry-run: host " + instances + " names Service mycluster-instances, which is of type ExternalName (a DNS alias for another host), so it is not the MySQL Operator's: find out who created it, and delete it; " +
+				"innokeda only connects to the MySQL Operator's services and pods of the cluster, at the addresses the API server gives for them, so only the static checks were made"},
+		{"ExternalName instances service, a member's name", []client.Object{externalName}, member0,
+			"spec.triggers[0]: not dry-run: host " + member0 + " names Service mycluster-instances, which is of type ExternalName"},
+		{"instances service owned by nothing", []client.Object{unowned}, instances,
+			"spec.triggers[0]: not dry-run: host " + instances + " names Service mycluster-instances, which is not the MySQL Operator's: its controller is none, not InnoDBCluster mycluster (UID 7d2c9a40-cluster)"},
+		{"a pod of a member's name that no StatefulSet controls", []client.Object{impostor}, member0,
+			"spec.triggers[0]: not dry-run: host " + member0 + " names pod mycluster-0, which is not a pod of StatefulSet mycluster: its controller is none: find out who created it, and delete it"},
+		{"headless router service", []client.Object{headless}, router,
+			"spec.triggers[0]: not dry-run: host " + router + ` names Service mycluster, which has no cluster IP (clusterIP "None")`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newValidatorFixtureReading(t, operatorObjects(tc.extra...), l.Addr().String(), webhook.OnUnreachableDeny)
+			resp := f.handle(t, request(t, admissionv1.Create, filled(gen.WithTriggerMetadata(0, "host", tc.host))))
+			if !resp.Allowed || len(resp.Warnings) != 1 || !strings.HasPrefix(resp.Warnings[0], tc.want) {
+				t.Errorf("allowed=%v %q %s\nwant admitted with one warning starting %q", resp.Allowed, resp.Warnings, denial(resp), tc.want)
+			}
+			if n := connections.Swap(0); n != 0 {
+				t.Errorf("%d connection(s) to a host that is not the operator's", n)
+			}
+		})
+	}
+	t.Run("the operator's objects: dialed", func(t *testing.T) {
+		f := newValidatorFixtureReading(t, operatorObjects(), l.Addr().String(), webhook.OnUnreachableWarn)
+		for _, host := range []string{instances, member0, router} {
+			f.handle(t, request(t, admissionv1.Create, filled(gen.WithTriggerMetadata(0, "host", host))))
+			if n := connections.Swap(0); n != 1 {
+				t.Errorf("host %s: %d connection(s), want 1", host, n)
+			}
+		}
+	})
+}
+
+// failingLists is a cache whose lists fail, as when an informer cannot sync.
+type failingLists struct{ memoryReader }
+
+func (failingLists) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return errors.New("timed out waiting for the informer to sync")
+}
+
+func TestValidatorWhenTheServersCannotBeLookedUp(t *testing.T) {
+	tests := []struct {
+		policy  string
+		allowed bool
+		want    string
+	}{
+		{webhook.OnUnreachableWarn, true, "spec.triggers[0]: the query was not validated: innokeda could not look up the services and pods of InnoDBCluster mycluster: " +
+			"list the pods of InnoDBCluster db/mycluster: timed out waiting for the informer to sync"},
+		{webhook.OnUnreachableDeny, false, "spec.triggers[0]: Invalid value: the query was not validated: innokeda could not look up the services and pods of InnoDBCluster mycluster: " +
+			"list the pods of InnoDBCluster db/mycluster: timed out waiting for the informer to sync; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.policy, func(t *testing.T) {
+			f := newValidatorFixtureReading(t, failingLists{operatorObjects()}, "127.0.0.1:1", tc.policy)
+			resp := f.handle(t, request(t, admissionv1.Create, filled()))
+			got := strings.Join(resp.Warnings, "\n") + denial(resp)
+			if resp.Allowed != tc.allowed || !strings.Contains(got, tc.want) {
+				t.Errorf("allowed=%v %q\nwant allowed=%v and %q", resp.Allowed, got, tc.allowed, tc.want)
+			}
+		})
 	}
 }
 

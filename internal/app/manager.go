@@ -11,6 +11,7 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
@@ -52,11 +53,14 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}
-	// Only the operator's StatefulSets are cached: a cluster's others are none of innokeda's business.
+	// Only the operator's StatefulSets, Services and pods are cached (those labelled
+	// mysql.oracle.com/cluster): a cluster's others are none of innokeda's business. The
+	// label is no proof: the dry-run also checks the owners (dryrun.ClusterServers).
 	operatorOwned, err := labels.NewRequirement(innodbcluster.ClusterLabel, selection.Exists, nil)
 	if err != nil {
 		return nil, err
 	}
+	operatorLabelled := cache.ByObject{Label: labels.NewSelector().Add(*operatorOwned)}
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -64,7 +68,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&appsv1.StatefulSet{}: {Label: labels.NewSelector().Add(*operatorOwned)},
+			&appsv1.StatefulSet{}: operatorLabelled,
+			&corev1.Service{}:     operatorLabelled,
+			&corev1.Pod{}:         operatorLabelled,
 		}},
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,

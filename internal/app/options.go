@@ -76,7 +76,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.OnUnreachable, "on-unreachable", o.OnUnreachable, "When a query cannot be dry-run (server unreachable, too slow, too busy): \"warn\" admits with a warning, \"deny\" denies.")
 	fs.IntVar(&o.MaxConcurrentDryRuns, "dry-run-max-concurrent", o.MaxConcurrentDryRuns, "Most dry-runs (MySQL connections) at once; more wait, within the time budget.")
 	fs.StringVar(&o.KEDANamespace, "keda-namespace", o.KEDANamespace, "KEDA's namespace, where the Secrets of ClusterTriggerAuthentications live.")
-	fs.Func("dry-run-host-alias", "NAME=ADDRESS:PORT: dial ADDRESS:PORT when a dry-run is allowed to connect to host NAME (for tests and the demo; repeatable). It never widens which hosts are allowed.", func(s string) error {
+	fs.Func("dry-run-host-alias", "NAME=ADDRESS:PORT: dial ADDRESS:PORT when a dry-run is allowed to connect to host NAME (for tests and the demo; repeatable). Applied after the checks of NAME, so it never widens which hosts are allowed.", func(s string) error {
 		name, addr, ok := strings.Cut(s, "=")
 		if _, _, err := net.SplitHostPort(addr); !ok || name == "" || err != nil {
 			return fmt.Errorf("want NAME=ADDRESS:PORT, got %q", s)
@@ -87,7 +87,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		o.DryRunHostAliases[strings.ToLower(strings.TrimSuffix(name, "."))] = addr
 		return nil
 	})
-	fs.Func("dry-run-allowed-host", "A further host name dry-runs may connect to, beyond the target InnoDBCluster's own services (repeatable).", func(s string) error {
+	fs.Func("dry-run-allowed-host", "A further host name dry-runs may connect to, by DNS, beyond the target InnoDBCluster's own services (repeatable).", func(s string) error {
 		if s == "" {
 			return fmt.Errorf("empty host name")
 		}

@@ -1,14 +1,22 @@
 package dryrun
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 )
@@ -45,20 +53,75 @@ func (p Params) Config() (*mysql.Config, error) {
 // HostPolicy decides which hosts a dry-run may dial, and where.
 type HostPolicy struct {
 	ClusterDomain string
-	// AllowedHosts are further host names any cluster's dry-run may dial (--dry-run-allowed-host).
+	// AllowedHosts are further host names any cluster's dry-run may dial by DNS
+	// (--dry-run-allowed-host): an operator's explicit choice.
 	AllowedHosts []string
 	// Aliases map an allowed host name to the address:port to dial instead
-	// (--dry-run-host-alias); applied after the allow check, so they never widen it.
+	// (--dry-run-host-alias); applied after every other check, so they never widen them.
 	Aliases map[string]string
+}
+
+// ClusterServers is what the API server holds about the servers of one InnoDBCluster, as
+// the webhook read it from its cache. A cluster DNS name is not proof that a host is the
+// cluster's: whoever may create objects in the namespace can make it resolve to a server
+// of theirs, with an ExternalName Service named <cluster>-instances created before the
+// operator's (the operator then keeps it: it creates the Service only when it is missing),
+// or with a pod whose hostname is <cluster>-<n> and subdomain <cluster>-instances. So a
+// dry-run dials the address these objects give, and only when they are the operator's.
+// (An ownerReference is written by whoever creates the object, so one that names the
+// cluster's UID can be forged by someone who reads it; a ClusterIP or a pod IP cannot be
+// pointed outside the cluster the way a DNS name can, and pods are checked one level
+// further, through the StatefulSet.)
+//
+// What the operator creates (mysql/mysql-operator, mysqloperator/controller/innodbcluster/):
+//   - Service <cluster>-instances: cluster_objects.py prepare_cluster_service, headless
+//     (clusterIP: None), labelled mysql.oracle.com/cluster=<cluster>; created in
+//     operator_cluster.py on_innodbcluster_create ("4. Cluster Service") after kopf.adopt,
+//     which adds an ownerReference to the InnoDBCluster with controller: true (kopf
+//     hierarchies.py append_owner_reference: controller=True, block_owner_deletion=True).
+//   - Service <cluster>, the router's: router_objects.py prepare_router_service, of
+//     spec.service.type (ClusterIP by default; NodePort and LoadBalancer have a cluster IP
+//     too), labelled mysql.oracle.com/cluster=<cluster>; created and adopted the same way
+//     in on_innodbcluster_create ("10. Router Service").
+//   - StatefulSet <cluster>: cluster_objects.py prepare_cluster_stateful_set, adopted in
+//     on_innodbcluster_create ("7. Cluster StatefulSet"); serviceName <cluster>-instances;
+//     its pod template is labelled mysql.oracle.com/cluster=<cluster>. Its pods, named
+//     <cluster>-<ordinal>, are created by Kubernetes' StatefulSet controller, which makes
+//     itself their controller owner; the operator tells its pods apart the same way
+//     (cluster_api.py InnoDBCluster.owns_pod: the pod's StatefulSet owner).
+type ClusterServers struct {
+	// Name, Namespace and UID are the InnoDBCluster's.
+	Name, Namespace string
+	UID             types.UID
+	// InstancesService is Service <cluster>-instances, RouterService Service <cluster>,
+	// and StatefulSet the group members' StatefulSet <cluster>; nil when missing.
+	InstancesService, RouterService *corev1.Service
+	StatefulSet                     *appsv1.StatefulSet
+	// Pods are the namespace's pods labelled mysql.oracle.com/cluster=<cluster>. The
+	// label is not proof either: only those the StatefulSet controls are group members.
+	Pods []corev1.Pod
 }
 
 var ordinal = regexp.MustCompile(`^[0-9]+$`)
 
-// DialAddress returns the address to dial for cfg when it names a host that belongs to
-// InnoDBCluster cluster in namespace: its instances service, one of its pods under that
-// service, or its router service, by their cluster DNS names. Anything else, including IP
-// addresses, short names and Unix sockets, is not dialed, and the reason is returned.
-func (p HostPolicy) DialAddress(cfg *mysql.Config, cluster, namespace string) (string, error) {
+// The hosts of a cluster a dry-run may dial.
+type hostKind int
+
+const (
+	hostNone      hostKind = iota
+	hostInstances          // <cluster>-instances.<ns>.svc.<domain>: any group member
+	hostPod                // <cluster>-<n>.<cluster>-instances.<ns>.svc.<domain>: one group member
+	hostRouter             // <cluster>.<ns>.svc.<domain>: the router
+	hostAllowed            // a --dry-run-allowed-host name
+)
+
+// DialAddress returns the address to dial for cfg when it names a server of the cluster:
+// its instances service (a group member's pod IP), one of its pods under that service
+// (that pod's IP) or its router service (its cluster IP), each only when the API objects
+// behind the name are the MySQL Operator's (see ClusterServers); or a
+// --dry-run-allowed-host name, by DNS. Anything else, including IP addresses, short names
+// and Unix sockets, is not dialed, and the reason is returned.
+func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers) (string, error) {
 	if cfg.Net != "tcp" && cfg.Net != "tcp4" && cfg.Net != "tcp6" {
 		return "", fmt.Errorf("network %q is not tcp", cfg.Net)
 	}
@@ -67,41 +130,63 @@ func (p HostPolicy) DialAddress(cfg *mysql.Config, cluster, namespace string) (s
 		return "", fmt.Errorf("address is not host:port")
 	}
 	name := strings.ToLower(strings.TrimSuffix(host, "."))
-	ports, ok := p.allowed(name, cluster, namespace)
-	if !ok {
-		return "", fmt.Errorf("host %s is not a service of InnoDBCluster %s in namespace %s", host, cluster, namespace)
+	kind, pod := p.classify(name, servers.Name, servers.Namespace)
+	var ports []string
+	switch kind {
+	case hostNone:
+		return "", fmt.Errorf("host %s is not a service of InnoDBCluster %s in namespace %s", host, servers.Name, servers.Namespace)
+	case hostInstances, hostPod:
+		ports = instancePorts
+	case hostRouter:
+		ports = routerPorts
 	}
 	if ports != nil && !slices.Contains(ports, port) {
 		return "", fmt.Errorf("port %s of %s is not a MySQL port of the cluster (%s)", port, host, strings.Join(ports, ", "))
 	}
+	var ip string
+	switch kind {
+	case hostInstances:
+		ip, err = servers.anyMember(host)
+	case hostPod:
+		ip, err = servers.member(host, pod)
+	case hostRouter:
+		ip, err = servers.routerIP(host)
+	}
+	if err != nil {
+		return "", err
+	}
 	if alias, ok := p.Aliases[name]; ok {
 		return alias, nil
 	}
-	// A fully qualified name: the resolver's search domains play no part.
-	return net.JoinHostPort(name+".", port), nil
+	if kind == hostAllowed {
+		// A fully qualified name: the resolver's search domains play no part.
+		return net.JoinHostPort(name+".", port), nil
+	}
+	return net.JoinHostPort(ip, port), nil
 }
 
-// allowed tells whether name is one of the cluster's hosts, and which ports of it
-// speak MySQL's classic protocol (nil: any, for --dry-run-allowed-host names).
-func (p HostPolicy) allowed(name, cluster, namespace string) (ports []string, ok bool) {
+// classify tells which of the cluster's hosts name is, if any, and for a per-pod name,
+// the pod's name. The cluster's own names come first: listing one with
+// --dry-run-allowed-host does not skip its checks.
+func (p HostPolicy) classify(name, cluster, namespace string) (hostKind, string) {
 	suffix := "." + namespace + ".svc." + strings.ToLower(p.ClusterDomain)
 	instances := innodbcluster.InstancesService(cluster) + suffix
 	pod := strings.TrimSuffix(name, "."+instances)
 	switch {
 	case name == instances:
-		return instancePorts, true
+		return hostInstances, ""
 	case name == innodbcluster.RouterService(cluster)+suffix:
-		return routerPorts, true
+		return hostRouter, ""
 	case pod != name && strings.HasPrefix(pod, innodbcluster.StatefulSetName(cluster)+"-") &&
 		ordinal.MatchString(strings.TrimPrefix(pod, innodbcluster.StatefulSetName(cluster)+"-")):
-		return instancePorts, true // <cluster>-<ordinal>.<cluster>-instances...: one group member
+		return hostPod, pod
 	}
 	for _, h := range p.AllowedHosts {
 		if name == strings.ToLower(strings.TrimSuffix(h, ".")) {
-			return nil, true
+			return hostAllowed, ""
 		}
 	}
-	return nil, false
+	return hostNone, ""
 }
 
 // The classic-protocol ports of the operator's services: mysqld's, and the router's
@@ -110,3 +195,158 @@ var (
 	instancePorts = []string{"3306"}
 	routerPorts   = []string{"3306", "6446", "6447", "6450"}
 )
+
+// The fix every "not the operator's" reason ends with.
+const notTheOperators = "find out who created it, and delete it"
+
+// operatorService checks that svc, which host names, is the MySQL Operator's: it exists,
+// is not an ExternalName (a DNS alias for any other host), and its controller is this
+// InnoDBCluster.
+func (s ClusterServers) operatorService(host, name string, svc *corev1.Service) error {
+	switch {
+	case svc == nil:
+		return fmt.Errorf("host %s names Service %s, which does not exist in namespace %s (or is not labelled %s=%s): "+
+			"wait until the MySQL Operator has created it", host, name, s.Namespace, innodbcluster.ClusterLabel, s.Name)
+	case svc.Spec.Type == corev1.ServiceTypeExternalName:
+		return fmt.Errorf("host %s names Service %s, which is of type ExternalName (a DNS alias for another host), so it is not the MySQL Operator's: %s",
+			host, name, notTheOperators)
+	case !controlledBy(svc, innodbcluster.GroupVersion.Group, innodbcluster.Kind, s.UID):
+		return fmt.Errorf("host %s names Service %s, which is not the MySQL Operator's: its controller is %s, not InnoDBCluster %s (UID %s): %s",
+			host, name, controllerOf(svc), s.Name, s.UID, notTheOperators)
+	}
+	return nil
+}
+
+// routerIP returns the router Service's cluster IP.
+func (s ClusterServers) routerIP(host string) (string, error) {
+	name := innodbcluster.RouterService(s.Name)
+	if err := s.operatorService(host, name, s.RouterService); err != nil {
+		return "", err
+	}
+	ip := s.RouterService.Spec.ClusterIP
+	if ip == "" || ip == corev1.ClusterIPNone || net.ParseIP(ip) == nil {
+		return "", fmt.Errorf("host %s names Service %s, which has no cluster IP (clusterIP %q), unlike the MySQL Operator's router Service: "+
+			"point the trigger at the instances service, or %s", host, name, ip, notTheOperators)
+	}
+	return ip, nil
+}
+
+// members returns the group members the API server knows of, after checking that the
+// instances Service host lives under, and the StatefulSet, are the operator's.
+func (s ClusterServers) members(host string) ([]corev1.Pod, error) {
+	if err := s.operatorService(host, innodbcluster.InstancesService(s.Name), s.InstancesService); err != nil {
+		return nil, err
+	}
+	sts := innodbcluster.StatefulSetName(s.Name)
+	switch {
+	case s.StatefulSet == nil:
+		return nil, fmt.Errorf("host %s has no group member to dial: StatefulSet %s does not exist in namespace %s (or is not labelled %s=%s): "+
+			"wait until the MySQL Operator has created it", host, sts, s.Namespace, innodbcluster.ClusterLabel, s.Name)
+	case !controlledBy(s.StatefulSet, innodbcluster.GroupVersion.Group, innodbcluster.Kind, s.UID):
+		return nil, fmt.Errorf("host %s has no group member to dial: StatefulSet %s is not the MySQL Operator's: its controller is %s, not InnoDBCluster %s (UID %s)",
+			host, sts, controllerOf(s.StatefulSet), s.Name, s.UID)
+	}
+	var members []corev1.Pod
+	for _, pod := range s.Pods {
+		if controlledBy(&pod, appsv1.GroupName, "StatefulSet", s.StatefulSet.UID) {
+			members = append(members, pod)
+		}
+	}
+	return members, nil
+}
+
+// anyMember returns the IP of the group member to dial for the instances service: a
+// running one, Ready ones first, then the lowest ordinal.
+func (s ClusterServers) anyMember(host string) (string, error) {
+	members, err := s.members(host)
+	if err != nil {
+		return "", err
+	}
+	members = slices.DeleteFunc(members, func(p corev1.Pod) bool { return !running(&p) })
+	if len(members) == 0 {
+		return "", fmt.Errorf("host %s has no group member to dial: no pod of StatefulSet %s is running with an IP yet: wait until one is",
+			host, innodbcluster.StatefulSetName(s.Name))
+	}
+	slices.SortFunc(members, func(a, b corev1.Pod) int {
+		if ra, rb := ready(&a), ready(&b); ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(podOrdinal(a.Name), podOrdinal(b.Name))
+	})
+	return members[0].Status.PodIP, nil
+}
+
+// member returns the IP of group member pod, which host names.
+func (s ClusterServers) member(host, pod string) (string, error) {
+	members, err := s.members(host)
+	if err != nil {
+		return "", err
+	}
+	sts := innodbcluster.StatefulSetName(s.Name)
+	i := slices.IndexFunc(members, func(p corev1.Pod) bool { return p.Name == pod })
+	if i < 0 {
+		for j := range s.Pods {
+			if s.Pods[j].Name == pod {
+				return "", fmt.Errorf("host %s names pod %s, which is not a pod of StatefulSet %s: its controller is %s: %s",
+					host, pod, sts, controllerOf(&s.Pods[j]), notTheOperators)
+			}
+		}
+		return "", fmt.Errorf("host %s names pod %s, which is not a pod of StatefulSet %s (there is no such pod labelled %s=%s): "+
+			"use the instances service, or the name of a pod that exists", host, pod, sts, innodbcluster.ClusterLabel, s.Name)
+	}
+	if !running(&members[i]) {
+		return "", fmt.Errorf("host %s names pod %s, which is not running with an IP: wait until it is, or use the instances service", host, pod)
+	}
+	return members[i].Status.PodIP, nil
+}
+
+// controlledBy tells whether obj's controller owner is the object of that API group,
+// kind and UID.
+func controlledBy(obj metav1.Object, group, kind string, uid types.UID) bool {
+	ref := metav1.GetControllerOfNoCopy(obj)
+	if ref == nil || uid == "" || ref.UID != uid || ref.Kind != kind {
+		return false
+	}
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	return err == nil && gv.Group == group
+}
+
+// controllerOf describes obj's controller owner.
+func controllerOf(obj metav1.Object) string {
+	ref := metav1.GetControllerOfNoCopy(obj)
+	if ref == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s %s (UID %s)", ref.Kind, ref.Name, ref.UID)
+}
+
+// running tells whether pod has an IP that is still its own: a pod that has finished
+// may have handed its IP on to another.
+func running(pod *corev1.Pod) bool {
+	return pod.Status.PodIP != "" && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+}
+
+// ready tells whether pod is Ready and not being deleted.
+func ready(pod *corev1.Pod) bool {
+	if pod.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// podOrdinal is the ordinal a StatefulSet pod's name ends with.
+func podOrdinal(name string) int {
+	n, err := strconv.Atoi(name[strings.LastIndex(name, "-")+1:])
+	if err != nil {
+		return math.MaxInt
+	}
+	return n
+}

@@ -1,7 +1,8 @@
 // Package dryrun runs a KEDA mysql trigger's query against MySQL the way KEDA will, before
 // the ScaledObject is admitted, and safely: only a single read-only SELECT (checked by a
-// MySQL grammar parser) is ever sent, only to hosts of the target InnoDBCluster, inside a
-// read-only transaction that is rolled back, with server-side and client-side time limits.
+// MySQL grammar parser, on text every MySQL and MariaDB lexer reads the same way) is ever
+// sent, only to servers of the target InnoDBCluster, inside a read-only transaction that is
+// rolled back, with server-side and client-side time limits and a bound on what is read.
 package dryrun
 
 import (
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
+	tidbmysql "github.com/pingcap/tidb/pkg/parser/mysql"
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // the value expressions the parser builds
 )
 
@@ -20,14 +22,45 @@ import (
 var parsers = sync.Pool{New: func() any { return parser.New() }}
 
 // CheckQuery returns an error, phrased as the fix, unless query is exactly one SELECT
-// (UNIONs and WITH included) that neither writes its result anywhere nor takes locks.
+// (UNIONs and WITH included) that neither writes its result anywhere nor takes locks, in
+// text that every MySQL and MariaDB server reads as the parser does (see checkText).
 // Anything else is refused without connecting to MySQL.
 func CheckQuery(query string) error {
 	if strings.TrimSpace(query) == "" {
 		return errors.New("is empty: give one SELECT statement that returns a single number")
 	}
+	if err := checkText(query); err != nil {
+		return err
+	}
+	// The text's boundaries are the same in every sql_mode; what a double-quoted text is
+	// is not (a string, or an identifier under ANSI_QUOTES). Both readings must be safe.
+	for _, mode := range []tidbmysql.SQLMode{0, tidbmysql.ModeANSIQuotes} {
+		if err := checkGrammar(query, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckQueryInMode is CheckQuery for a server whose session runs in sqlMode (the value of
+// @@sql_mode): it refuses modes whose grammar innokeda does not model, then parses the
+// query as that server will.
+func CheckQueryInMode(query, sqlMode string) error {
+	mode, err := parserMode(sqlMode)
+	if err != nil {
+		return err
+	}
+	if err := CheckQuery(query); err != nil {
+		return err
+	}
+	return checkGrammar(query, mode)
+}
+
+// checkGrammar parses query with the lexical and grammar rules of mode.
+func checkGrammar(query string, mode tidbmysql.SQLMode) error {
 	p := parsers.Get().(*parser.Parser)
 	defer parsers.Put(p)
+	p.SetSQLMode(mode)
 	stmts, _, err := p.ParseSQL(query)
 	if err != nil {
 		return fmt.Errorf("is not a SELECT statement MySQL's grammar accepts (%v): give one SELECT statement that returns a single number", err)

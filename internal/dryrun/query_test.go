@@ -1,9 +1,12 @@
 package dryrun
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pingcap/tidb/pkg/parser"
+	tidbmysql "github.com/pingcap/tidb/pkg/parser/mysql"
 )
 
 func TestCheckQuery(t *testing.T) {
@@ -54,25 +57,176 @@ func TestCheckQuery(t *testing.T) {
 	}
 }
 
-// FuzzCheckQuery: whatever a ScaledObject's query holds, the check returns (no panic),
-// and what it accepts is a single statement.
+// The messages of checkText, for the table below.
+const (
+	executable = "contains an executable comment (%s ... */): MySQL and MariaDB run or obey what such a comment holds, and KEDA would execute it on every poll: remove it"
+	comment    = "contains a comment (%s at offset %d): remove it; innokeda admits only queries that MySQL and its own parser read the same way, and comments are where they differ (write - - for a double minus)"
+	backslash  = "contains a backslash (at offset %d), which MySQL reads as an escape or not depending on sql_mode NO_BACKSLASH_ESCAPES: write the text without it (CHAR(92) is a backslash; a quote is escaped by doubling it)"
+	byteAt     = "contains the byte 0x%02x (at offset %d): only printable ASCII, tabs and line breaks are admitted, so that every MySQL character set reads the query alike; write other characters as a hex literal, e.g. _utf8mb4 X'C3A9' for é"
+)
+
+// TestCheckQueryRefusesWhatServersReadDifferently is written as an attacker would: each
+// query hides a write or an exfiltration from one reader of the text and not the other.
+func TestCheckQueryRefusesWhatServersReadDifferently(t *testing.T) {
+	tests := []struct {
+		name, query, want string
+	}{
+		// Executable comments: MySQL and MariaDB run /*!...*/ (unless the version is above
+		// theirs), MariaDB runs /*M!...*/, MySQL obeys /*+ ... */ hints.
+		{"a version comment above the server's hides a quote", "/*!99999 SELECT '*/ DROP TABLE testdb.victim1 -- '*/", fmt.Sprintf(executable, "/*!")},
+		{"MariaDB's executable comment", "/*M! GRANT ALL ON *.* TO evil@'%' IDENTIFIED BY '*/ SELECT 1 /*M!' WITH GRANT OPTION */", fmt.Sprintf(executable, "/*M!")},
+		{"MariaDB's executable comment in lower case", "SELECT 1 /*m!100000 , (SELECT 2) */", fmt.Sprintf(executable, "/*m!")},
+		{"a versionless executable comment", "SELECT 1 /*! INTO OUTFILE '/tmp/x' */", fmt.Sprintf(executable, "/*!")},
+		{"an optimizer hint", "SELECT /*+ SET_VAR(sql_mode='NO_BACKSLASH_ESCAPES') */ 1", fmt.Sprintf(executable, "/*+")},
+		{"a hint lifting the time limit", "SELECT /*+ MAX_EXECUTION_TIME(0) */ SLEEP(100)", fmt.Sprintf(executable, "/*+")},
+		{"an executable comment inside a string is refused too", "SELECT '/*!50000 x */'", fmt.Sprintf(executable, "/*!")},
+		// Plain comments: the boundaries of a comment are where lexers differ.
+		{"a block comment", "SELECT 1 /* harmless? */", fmt.Sprintf(comment, "/*", 9)},
+		{"a block comment with a space before the bang", "SELECT 1 /* !50000 x */", fmt.Sprintf(comment, "/*", 9)},
+		{"a dash comment", "SELECT 1 -- DROP TABLE t", fmt.Sprintf(comment, "--", 9)},
+		{"a dash comment without a space", "SELECT 1 --1", fmt.Sprintf(comment, "--", 9)},
+		{"a dash comment ended by a carriage return", "SELECT 1 -- x\r, (SELECT 2)", fmt.Sprintf(comment, "--", 9)},
+		{"a hash comment", "SELECT 1 # x\n FROM t", fmt.Sprintf(comment, "#", 9)},
+		{"an unclosed comment", "SELECT 1 /*", fmt.Sprintf(comment, "/*", 9)},
+		// Strings whose end depends on sql_mode.
+		{"a backslash that only escapes without NO_BACKSLASH_ESCAPES", `SELECT 'x\' INTO OUTFILE "/tmp/f" -- '`, fmt.Sprintf(backslash, 9)},
+		{"a backslash in a double-quoted text", `SELECT "a\" FROM t`, fmt.Sprintf(backslash, 9)},
+		{"a backslash-N outside quotes", `SELECT \N`, fmt.Sprintf(backslash, 7)},
+		{"a backslash in an identifier", "SELECT `a\\` FROM t", fmt.Sprintf(backslash, 9)},
+		// Bytes character sets read differently: GBK, SJIS and Big5 take 0xbf 0x27 as one
+		// character, swallowing the quote; NUL ends C strings; non-ASCII space is not space
+		// to every lexer.
+		{"a multi-byte lead byte before a quote", "SELECT '\xbf' INTO OUTFILE '/tmp/x' -- '", fmt.Sprintf(byteAt, 0xbf, 8)},
+		{"valid UTF-8 in a string", "SELECT COUNT(*) FROM t WHERE name = 'é'", fmt.Sprintf(byteAt, 0xc3, 37)},
+		{"a NUL byte", "SELECT 1\x00; DROP TABLE t", fmt.Sprintf(byteAt, 0, 8)},
+		{"a no-break space", "SELECT\u00a01", fmt.Sprintf(byteAt, 0xc2, 6)},
+		{"a vertical tab", "SELECT\v1", fmt.Sprintf(byteAt, 0x0b, 6)},
+		{"DEL", "SELECT 1\x7f", fmt.Sprintf(byteAt, 0x7f, 8)},
+		{"an unclosed string", "SELECT 'x", "has a quoted text that is never closed ('): close it"},
+		{"an unclosed identifier", "SELECT `x", "has a quoted text that is never closed (`): close it"},
+		// What is admitted: quotes escaped by doubling, comment-like text inside quotes.
+		{"a doubled quote", "SELECT COUNT(*) FROM t WHERE a = 'it''s -- fine'", ""},
+		{"a hash and dashes inside a string", "SELECT COUNT(*) FROM t WHERE a = '#1 -- /* x */'", ""},
+		{"a double-quoted string, an identifier under ANSI_QUOTES", `SELECT COUNT(*) FROM t WHERE a = "none"`, ""},
+		{"double minus with a space", "SELECT 1 - -1", ""},
+		{"tabs and line breaks", "SELECT\tCOUNT(*)\r\nFROM t", ""},
+		{"a hex literal for non-ASCII text", "SELECT COUNT(*) FROM t WHERE name = _utf8mb4 X'C3A9'", ""},
+		// A double-quoted text is read twice, as a string and as an identifier: each
+		// reading must be a read-only SELECT.
+		{"ANSI_QUOTES makes it a SELECT ... INTO? no: both readings parse", `SELECT "x" FROM t`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ""
+			if err := CheckQuery(tc.query); err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("CheckQuery(%q)\n got %q\nwant %q", tc.query, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckQueryInMode(t *testing.T) {
+	const query = "SELECT COUNT(*) FROM t WHERE a = 'none'"
+	tests := []struct {
+		name, mode, want string
+	}{
+		{"MariaDB 10.11's default", "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION", ""},
+		{"MySQL 8's default", "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION", ""},
+		{"empty", "", ""},
+		{"the lexical flags innokeda models", "ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,IGNORE_SPACE,HIGH_NOT_PRECEDENCE", ""},
+		{"ANSI, as MariaDB lists it", "REAL_AS_FLOAT,PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ONLY_FULL_GROUP_BY,ANSI", ""},
+		{"quoted, as a DSN may give it", "'NO_BACKSLASH_ESCAPES'", ""},
+		{"MariaDB's Oracle grammar", "PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ORACLE,NO_KEY_OPTIONS,NO_TABLE_OPTIONS,NO_FIELD_OPTIONS,NO_AUTO_CREATE_USER,SIMULTANEOUS_ASSIGNMENT",
+			"cannot be checked for this server: its sql_mode has ORACLE, which changes how MySQL reads SQL in ways innokeda does not model: use a session without it"},
+		{"MSSQL", "MSSQL", "cannot be checked for this server: its sql_mode has MSSQL, which changes how MySQL reads SQL in ways innokeda does not model: use a session without it"},
+		{"a flag from the future", "STRICT_TRANS_TABLES,SOMETHING_NEW", "cannot be checked for this server: its sql_mode has SOMETHING_NEW, which changes how MySQL reads SQL in ways innokeda does not model: use a session without it"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ""
+			if err := CheckQueryInMode(query, tc.mode); err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("CheckQueryInMode(%q)\n got %q\nwant %q", tc.mode, got, tc.want)
+			}
+		})
+	}
+	// The server's mode is applied: under ANSI_QUOTES "x" is a column, and a query that is
+	// only valid as a string is read as the server would.
+	if err := CheckQueryInMode(`SELECT "a" || "b"`, "ANSI_QUOTES,PIPES_AS_CONCAT"); err != nil {
+		t.Errorf("a query valid in both readings refused: %v", err)
+	}
+}
+
+// attacks seed FuzzCheckQuery: every class the guard must refuse, in several forms.
+var attacks = []string{
+	"SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'",
+	"SELECT 1; DROP TABLE t", "SELECT * FROM t INTO OUTFILE '/x'", "SELECT a FROM t FOR UPDATE",
+	"WITH c AS (SELECT 1) SELECT * FROM c", "(SELECT 1) UNION (SELECT 2 FOR UPDATE)", "/*!50000 DROP TABLE t */",
+	"/*!99999 SELECT '*/ DROP TABLE testdb.victim1 -- '*/",
+	"/*M! GRANT ALL ON *.* TO evil@'%' IDENTIFIED BY '*/ SELECT 1 /*M!' WITH GRANT OPTION */",
+	"SELECT /*+ MAX_EXECUTION_TIME(0) */ SLEEP(100)", "SELECT 1 /*m!100000 , 2 */",
+	`SELECT 'x\' INTO OUTFILE "/tmp/f" -- '`, `SELECT "x\" INTO OUTFILE '/tmp/f' -- "`,
+	"SELECT '\xbf' INTO OUTFILE '/tmp/x' -- '", "SELECT 1 -- x\r, 2", "SELECT 1 # x\n, 2", "SELECT 1 /* */ , 2",
+	"SELECT 'it''s'", "SELECT `a``b` FROM t", `SELECT "a""b"`, "SELECT '\x00'", "SELECT `a`;;", "",
+}
+
+// FuzzCheckQuery: whatever a ScaledObject's query holds, the check returns (no panic), and
+// what it accepts is a single read-only statement in text that no server reads otherwise:
+// no executable comment form anywhere, no comment, no backslash, only printable ASCII, and
+// quotes balanced by the one rule every sql_mode shares.
 func FuzzCheckQuery(f *testing.F) {
-	for _, seed := range []string{
-		"SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'",
-		"SELECT 1; DROP TABLE t", "SELECT * FROM t INTO OUTFILE '/x'", "SELECT a FROM t FOR UPDATE",
-		"WITH c AS (SELECT 1) SELECT * FROM c", "(SELECT 1) UNION (SELECT 2 FOR UPDATE)", "/*!50000 DROP TABLE t */",
-		"SELECT '\x00'", "SELECT `a`;;", "",
-	} {
+	for _, seed := range attacks {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, query string) {
 		if CheckQuery(query) != nil {
 			return
 		}
-		p := parser.New()
-		stmts, _, err := p.ParseSQL(query)
-		if err != nil || len(stmts) != 1 {
-			t.Fatalf("accepted %q, which parses to %d statements (%v)", query, len(stmts), err)
+		for _, opener := range []string{"/*!", "/*M!", "/*m!", "/*+", "\\"} {
+			if strings.Contains(query, opener) {
+				t.Fatalf("accepted %q, which contains %q", query, opener)
+			}
+		}
+		for i := 0; i < len(query); i++ {
+			if c := query[i]; c >= 0x7f || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				t.Fatalf("accepted %q, which holds the byte 0x%02x", query, c)
+			}
+		}
+		if outside := unquoted(query); strings.Contains(outside, "/*") || strings.Contains(outside, "--") || strings.Contains(outside, "#") {
+			t.Fatalf("accepted %q, which holds a comment outside quotes (%q)", query, outside)
+		}
+		for _, mode := range []tidbmysql.SQLMode{0, tidbmysql.ModeANSIQuotes, tidbmysql.ModeNoBackslashEscapes, tidbmysql.ModeANSIQuotes | tidbmysql.ModeNoBackslashEscapes} {
+			p := parser.New()
+			p.SetSQLMode(mode)
+			stmts, _, err := p.ParseSQL(query)
+			if err != nil || len(stmts) != 1 {
+				t.Fatalf("accepted %q, which in sql_mode %v parses to %d statements (%v)", query, mode, len(stmts), err)
+			}
 		}
 	})
+}
+
+// unquoted is query with every quoted text removed, by the doubling rule.
+func unquoted(query string) string {
+	var b strings.Builder
+	var quote byte
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case quote == 0 && (c == '\'' || c == '"' || c == '`'):
+			quote = c
+		case quote == 0:
+			b.WriteByte(c)
+		case c == quote && i+1 < len(query) && query[i+1] == quote:
+			i++
+		case c == quote:
+			quote = 0
+		}
+	}
+	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -31,16 +32,31 @@ var (
 	ErrTimedOut = errors.New("dry-run timed out")
 	// ErrBusy: too many dry-runs were already running.
 	ErrBusy = errors.New("too many dry-runs in progress")
+	// ErrValueTooLarge: the result held a value longer than MaxValueBytes; it was not read.
+	ErrValueTooLarge = fmt.Errorf("returned a value longer than %d KiB, which is not a number KEDA can read: return a numeric expression", MaxValueBytes>>10)
 )
 
-// ServerError is MySQL rejecting the connection or the query: wrong password, missing
-// privilege, syntax error, unknown table or column.
-type ServerError struct {
-	Number  uint16
-	Message string
-}
+// RefusedError is a query the guard refused: it was not sent to the server.
+type RefusedError struct{ Err error }
 
-func (e *ServerError) Error() string { return fmt.Sprintf("MySQL error %d: %s", e.Number, e.Message) }
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// What one dry-run may read and how long it may take to clean up.
+const (
+	// MaxValueBytes bounds a row of the result (a number needs a few dozen bytes).
+	MaxValueBytes = 64 << 10
+	// maxPacket is the longest packet read: a one-value row, its length prefix and slack.
+	maxPacket = MaxValueBytes + 64
+	// maxRead bounds all bytes read from the server on one connection (handshake, column
+	// definitions, rows), also when TLS hides the packets.
+	maxRead = 1 << 20
+	// cleanupGrace is how long after the deadline killing an overrunning statement may take:
+	// a dry-run (and its slot) ends within its deadline plus this.
+	cleanupGrace = 250 * time.Millisecond
+	// The share of the time budget kept back for rolling back.
+	cleanupShare = 5
+)
 
 // Runner runs dry-runs, at most a fixed number at a time.
 type Runner struct {
@@ -52,18 +68,26 @@ func NewRunner(concurrency int) *Runner {
 	return &Runner{slots: make(chan struct{}, max(concurrency, 1))}
 }
 
-// The share of the time budget kept back for rolling back and, when the query overran,
-// for killing it on the server.
-const cleanupShare = 5
-
-// Run connects with cfg to dialAddress (which the caller has allowed), runs query inside
-// a read-only transaction, rolls back and disconnects, all before ctx's deadline, which
-// must be set. The server is told to abort the statement before that deadline; if the
-// client gives up first, the statement is killed, so nothing goes on running.
+// Run connects with cfg to dialAddress (which the caller has allowed), runs query inside a
+// read-only transaction, rolls back and disconnects, all before ctx's deadline (which must
+// be set) plus cleanupGrace. Before anything is sent, query goes through the guard
+// (CheckQuery, then CheckQueryInMode with the server's sql_mode): a refusal is a
+// *RefusedError. The server is told to abort the statement before the deadline; a
+// statement the client stops reading (more rows than needed, a timeout) is killed and its
+// connection closed, never drained.
 func (r *Runner) Run(ctx context.Context, cfg *mysql.Config, dialAddress, query string) (Observation, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return Observation{}, errors.New("dry-run without a deadline")
+	}
+	if err := CheckQuery(query); err != nil {
+		return Observation{}, &RefusedError{err}
+	}
+	if mode, ok := cfg.Params["sql_mode"]; ok {
+		// KEDA's session would run in this mode; the dry-run's runs in the server's.
+		if _, err := parserMode(mode); err != nil {
+			return Observation{}, &RefusedError{err}
+		}
 	}
 	select {
 	case r.slots <- struct{}{}:
@@ -76,50 +100,69 @@ func (r *Runner) Run(ctx context.Context, cfg *mysql.Config, dialAddress, query 
 	queryCtx, cancel := context.WithDeadline(ctx, deadline.Add(-budget/cleanupShare))
 	defer cancel()
 
-	db := sql.OpenDB(newConnector(cfg, dialAddress, budget))
+	session := &dialer{address: dialAddress, deadline: deadline, inspect: cfg.TLS == nil}
+	db := sql.OpenDB(newConnector(cfg, session, budget))
 	defer func() { _ = db.Close() }()
 	conn, err := db.Conn(queryCtx)
 	if err != nil {
-		return Observation{}, classify(queryCtx, err)
+		return Observation{}, session.classify(queryCtx, err)
 	}
 	defer func() { _ = conn.Close() }()
 
 	var id int64
-	var version string
-	if err := conn.QueryRowContext(queryCtx, "SELECT CONNECTION_ID(), VERSION()").Scan(&id, &version); err != nil {
-		return Observation{}, classify(queryCtx, err)
+	var version, sqlMode string
+	if err := conn.QueryRowContext(queryCtx, "SELECT CONNECTION_ID(), VERSION(), @@SESSION.sql_mode").Scan(&id, &version, &sqlMode); err != nil {
+		return Observation{}, session.classify(queryCtx, err)
+	}
+	if err := CheckQueryInMode(query, sqlMode); err != nil {
+		return Observation{}, &RefusedError{err}
 	}
 	// The server aborts the statement a little before the client would give up.
 	queryDeadline, _ := queryCtx.Deadline()
 	limit := time.Until(queryDeadline) * 9 / 10
 	if _, err := conn.ExecContext(queryCtx, statementTimeLimit(version, limit)); err != nil {
-		return Observation{}, classify(queryCtx, err)
+		return Observation{}, session.classify(queryCtx, err)
 	}
 	if _, err := conn.ExecContext(queryCtx, "START TRANSACTION READ ONLY"); err != nil {
-		return Observation{}, classify(queryCtx, err)
+		return Observation{}, session.classify(queryCtx, err)
 	}
-	obs, err := observe(queryCtx, conn, query)
+	stopped := false
+	stop := func() { // kill, then close: the server stops working, the client stops reading
+		stopped = true
+		killConnection(cfg, dialAddress, deadline.Add(cleanupGrace), id)
+		session.close()
+	}
+	obs, err := observe(queryCtx, conn, query, stop)
 	obs.Took = time.Since(start)
-	if err == nil || queryCtx.Err() == nil {
+	switch {
+	case stopped:
+	case err == nil || queryCtx.Err() == nil:
 		// The connection is still usable: end the transaction explicitly.
 		_, _ = conn.ExecContext(ctx, "ROLLBACK")
-	} else {
-		// The client gave up mid-statement; make sure the server stops too.
-		killQuery(ctx, cfg, dialAddress, budget, id)
+	default:
+		stop() // the client gave up mid-statement
 	}
 	if err != nil {
-		return obs, classify(queryCtx, err)
+		return obs, session.classify(queryCtx, err)
 	}
 	return obs, nil
 }
 
-func observe(ctx context.Context, conn *sql.Conn, query string) (Observation, error) {
-	var obs Observation
+// observe runs query and reads what KEDA reads: the first column of the first row, and
+// whether a second row exists. A result not read to its end is cut off with stop before
+// its rows are closed, since closing would drain every remaining row.
+func observe(ctx context.Context, conn *sql.Conn, query string, stop func()) (obs Observation, err error) {
 	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
 		return obs, err
 	}
-	defer func() { _ = rows.Close() }()
+	complete := false
+	defer func() {
+		if !complete {
+			stop()
+		}
+		_ = rows.Close()
+	}()
 	types, err := rows.ColumnTypes()
 	if err != nil {
 		return obs, err
@@ -143,7 +186,11 @@ func observe(ctx context.Context, conn *sql.Conn, query string) (Observation, er
 		}
 		obs.Rows++
 	}
-	return obs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return obs, err
+	}
+	complete = obs.Rows < 2 // Next returned false: nothing is left to drain
+	return obs, nil
 }
 
 // statementTimeLimit is the session setting that bounds the statement's run time on the
@@ -157,26 +204,91 @@ func statementTimeLimit(version string, limit time.Duration) string {
 	return fmt.Sprintf("SET SESSION max_execution_time = %d", limit.Milliseconds())
 }
 
-// killQuery asks the server, over a second connection, to stop statement id, within
-// the time left.
-func killQuery(ctx context.Context, cfg *mysql.Config, dialAddress string, budget time.Duration, id int64) {
-	db := sql.OpenDB(newConnector(cfg, dialAddress, budget))
+// killConnection asks the server, over a second connection, to end connection id (its
+// statement and its transaction), before deadline.
+func killConnection(cfg *mysql.Config, dialAddress string, deadline time.Time, id int64) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	killer := &dialer{address: dialAddress, deadline: deadline, inspect: cfg.TLS == nil}
+	db := sql.OpenDB(newConnector(cfg, killer, time.Until(deadline)))
 	defer func() { _ = db.Close() }()
-	_, _ = db.ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", id))
+	_, _ = db.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id))
 }
 
-// newConnector returns a connector for cfg that dials only dialAddress, with every
-// option that could let a user-written DSN reach further turned off.
-func newConnector(cfg *mysql.Config, dialAddress string, budget time.Duration) driver.Connector {
+// dialer dials only address, through boundedConns it keeps so that the dry-run can close
+// the socket and tell why a read failed.
+type dialer struct {
+	address  string
+	deadline time.Time
+	inspect  bool // the stream is plain MySQL protocol: inspect packet headers
+
+	mu    sync.Mutex
+	conns []*boundedConn // one, unless database/sql retried a bad connection
+}
+
+func (d *dialer) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	ctx, cancel := context.WithDeadline(ctx, d.deadline)
+	defer cancel()
+	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", d.address)
+	if err != nil {
+		return nil, err
+	}
+	conn := &boundedConn{Conn: raw, deadline: d.deadline, maxRead: maxRead}
+	if d.inspect {
+		conn.maxPacket = maxPacket
+	}
+	if err := raw.SetDeadline(d.deadline); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	d.mu.Lock()
+	d.conns = append(d.conns, conn)
+	d.mu.Unlock()
+	return conn, nil
+}
+
+func (d *dialer) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		_ = c.Close()
+	}
+}
+
+// classify maps a driver error to ErrValueTooLarge, ErrTimedOut, ErrUnreachable or a
+// *ServerError.
+func (d *dialer) classify(ctx context.Context, err error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		if c.tooLarge.Load() {
+			return ErrValueTooLarge
+		}
+	}
+	return classify(ctx, err)
+}
+
+// newConnector returns a connector for cfg that dials only through d, with every option
+// that could let a user-written DSN reach further, weaken how the password is sent, or
+// make the server read the query differently turned to its safe value. TLS stays as KEDA
+// would use it.
+func newConnector(cfg *mysql.Config, d *dialer, budget time.Duration) driver.Connector {
 	c := cfg.Clone()
 	c.Timeout, c.ReadTimeout, c.WriteTimeout = budget, budget, budget
-	c.AllowAllFiles = false   // LOAD DATA LOCAL INFILE reading innokeda's files
-	c.MultiStatements = false // a second statement behind the SELECT
-	c.Params = nil            // session variables from the DSN
+	c.AllowAllFiles = false           // LOAD DATA LOCAL INFILE reading innokeda's files
+	c.AllowCleartextPasswords = false // a server that asks would get the password in clear
+	c.AllowOldPasswords = false       // the pre-4.1 hash, as good as clear
+	c.AllowNativePasswords = true     // the driver's default; false only narrows what works
+	c.MultiStatements = false         // a second statement behind the SELECT
+	c.InterpolateParams = false
+	c.Params = nil // session variables from the DSN
+	c.ConnectionAttributes = ""
 	c.Logger = discardLogger{}
-	dialer := &net.Dialer{Timeout: budget}
-	c.DialFunc = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return dialer.DialContext(ctx, "tcp", dialAddress)
+	c.DialFunc = d.dial
+	// Compressed packets would hide their headers from boundedConn; utf8mb4 is the
+	// driver's default character set (the query is ASCII, so any reads it alike).
+	if err := c.Apply(mysql.EnableCompression(false), mysql.Charset("utf8mb4", "")); err != nil {
+		return errConnector{err}
 	}
 	connector, err := mysql.NewConnector(c)
 	if err != nil { // only for TLS configurations that do not exist
@@ -194,28 +306,19 @@ type discardLogger struct{}
 
 func (discardLogger) Print(...any) {}
 
-// MySQL error numbers that mean "not now" rather than "wrong".
-const (
-	erTooManyConnections        = 1040
-	erTooManyUserConnections    = 1203
-	erUserLimitReached          = 1226
-	erMariaDBStatementTimeout   = 1969
-	erMySQLExecutionTimeExceeds = 3024
-)
-
 // classify maps a driver error to ErrTimedOut, ErrUnreachable or a *ServerError. The
-// result never holds the DSN: driver errors name the address at most.
+// result holds no server text that could carry data (see ServerError) and never the DSN.
 func classify(ctx context.Context, err error) error {
 	var myErr *mysql.MySQLError
 	switch {
 	case errors.As(err, &myErr):
 		switch myErr.Number {
 		case erTooManyConnections, erTooManyUserConnections, erUserLimitReached:
-			return fmt.Errorf("%w: %s", ErrUnreachable, myErr.Message)
+			return fmt.Errorf("%w: %s", ErrUnreachable, errorName(myErr.Number))
 		case erMariaDBStatementTimeout, erMySQLExecutionTimeExceeds:
 			return ErrTimedOut
 		}
-		return &ServerError{Number: myErr.Number, Message: myErr.Message}
+		return &ServerError{Number: myErr.Number, message: myErr.Message}
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return ErrTimedOut
 	}

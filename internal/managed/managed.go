@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/validation"
 )
@@ -73,6 +74,11 @@ func ScaledObject(c *innodbcluster.InnoDBCluster) (*kedav1alpha1.ScaledObject, [
 	a := c.Annotations
 	var problems []string
 	metadata := map[string]string{"query": a[AnnotationQuery]}
+	// The same guard as the dry-run's: innokeda never writes a query KEDA would run if the
+	// dry-run would refuse to send it, whether or not the validating webhook is reachable.
+	if err := dryrun.CheckQuery(a[AnnotationQuery]); err != nil {
+		problems = append(problems, fmt.Sprintf("annotation %s: the query %v", AnnotationQuery, err))
+	}
 	number := func(key string, check func(float64) string) {
 		v, ok := a[key]
 		if !ok {

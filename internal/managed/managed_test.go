@@ -62,6 +62,16 @@ func TestScaledObject(t *testing.T) {
 			annotations:  []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, "1", managed.AnnotationMinReplicas, "5", managed.AnnotationMaxReplicas, "4"},
 			wantProblems: []string{"annotation innokeda.io/min-replicas=5 is above innokeda.io/max-replicas=4"},
 		},
+		{
+			name:         "a hostile query is refused by the dry-run's own guard",
+			annotations:  []string{managed.AnnotationQuery, "/*!99999 SELECT '*/ DROP TABLE t -- '*/", managed.AnnotationQueryValue, "1"},
+			wantProblems: []string{"annotation innokeda.io/query: the query contains an executable comment (/*! ... */): MySQL and MariaDB run or obey what such a comment holds, and KEDA would execute it on every poll: remove it"},
+		},
+		{
+			name:         "a query that is not a SELECT",
+			annotations:  []string{managed.AnnotationQuery, "DELETE FROM t", managed.AnnotationQueryValue, "1"},
+			wantProblems: []string{"annotation innokeda.io/query: the query is not a SELECT (statement kind: Delete): the query may only read; KEDA runs it on every poll"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -56,7 +56,8 @@ func run(binary string) error {
 	defer db.Stop()
 
 	const ns = "mysql-cluster"
-	// No cluster DNS here: the cluster's service name is mapped to the local server.
+	// No cluster DNS here: the cluster's service name is mapped to the local server (once
+	// innokeda has checked, through the API server, that the name is the operator's Service).
 	alias := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=" + db.Addr
 	step("Running " + binary + " --dry-run-host-alias " + alias + " (and the kubeconfig, certificate and ports of this control plane)")
 	innokeda, err := harness.StartProcess(cp, binary, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, "--dry-run-host-alias", alias)
@@ -70,14 +71,14 @@ func run(binary string) error {
 	if err != nil {
 		return err
 	}
-	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\"), its Secret and the StatefulSet the MySQL Operator would create")
+	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\"), its Secret, and the StatefulSet, Services and pods the MySQL Operator and Kubernetes would create")
 	cluster := gen.InnoDBCluster(ns, "mycluster")
 	for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, gen.Secret(cluster, "", db.RootPassword), cluster} {
 		if err := c.Create(ctx, obj); err != nil {
 			return err
 		}
 	}
-	if err := c.Create(ctx, gen.StatefulSet(cluster)); err != nil {
+	if _, err := harness.CreateOperatorObjects(ctx, c, cluster); err != nil {
 		return err
 	}
 	ta := &kedav1alpha1.TriggerAuthentication{}

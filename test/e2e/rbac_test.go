@@ -72,7 +72,8 @@ func TestRBACIsEnough(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.Create(ctx, gen.StatefulSet(cluster)); err != nil {
+	// The dry-run reads these (Services and pods) before it dials.
+	if _, err := harness.CreateOperatorObjects(ctx, c, cluster); err != nil {
 		t.Fatal(err)
 	}
 	so := &kedav1alpha1.ScaledObject{}

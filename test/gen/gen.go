@@ -1,13 +1,18 @@
 // Package gen builds the objects innokeda's tests use: ScaledObjects, and an
-// InnoDBCluster with the StatefulSet and Secret the MySQL Operator would create for it.
+// InnoDBCluster with the StatefulSet, Services, pods and Secret the MySQL Operator (and
+// Kubernetes) would create for it.
 // Each builder takes functional options, so a test states only what matters to it.
 package gen
 
 import (
+	"fmt"
+	"maps"
+
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -145,13 +150,10 @@ func StatefulSet(cluster *innodbcluster.InnoDBCluster) *appsv1.StatefulSet {
 	return &appsv1.StatefulSet{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace: cluster.Namespace,
-			Name:      innodbcluster.StatefulSetName(cluster.Name),
-			Labels:    map[string]string{innodbcluster.ClusterLabel: cluster.Name, "tier": "mysql"},
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: innodbcluster.GroupVersion.String(), Kind: innodbcluster.Kind,
-				Name: cluster.Name, UID: cluster.UID, Controller: ptr.To(true),
-			}},
+			Namespace:       cluster.Namespace,
+			Name:            innodbcluster.StatefulSetName(cluster.Name),
+			Labels:          map[string]string{innodbcluster.ClusterLabel: cluster.Name, "tier": "mysql"},
+			OwnerReferences: []metav1.OwnerReference{controllerRef(innodbcluster.GroupVersion.String(), innodbcluster.Kind, cluster.Name, cluster.UID)},
 		},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas:    cluster.Spec.Instances,
@@ -166,6 +168,76 @@ func StatefulSet(cluster *innodbcluster.InnoDBCluster) *appsv1.StatefulSet {
 			},
 		},
 	}
+}
+
+// InstancesService returns the headless Service <cluster>-instances the MySQL Operator
+// creates for cluster (cluster_objects.py prepare_cluster_service), with its controller
+// ownerReference to the cluster (whose UID must be set).
+func InstancesService(cluster *innodbcluster.InnoDBCluster) *corev1.Service {
+	svc := operatorService(cluster, innodbcluster.InstancesService(cluster.Name))
+	svc.Spec.ClusterIP = corev1.ClusterIPNone
+	svc.Spec.PublishNotReadyAddresses = true
+	svc.Spec.Selector = map[string]string{innodbcluster.ClusterLabel: cluster.Name, "component": "mysqld"}
+	return svc
+}
+
+// RouterService returns the router's Service <cluster> the MySQL Operator creates for
+// cluster (router_objects.py prepare_router_service), of type ClusterIP; the API server
+// gives it its cluster IP.
+func RouterService(cluster *innodbcluster.InnoDBCluster) *corev1.Service {
+	svc := operatorService(cluster, innodbcluster.RouterService(cluster.Name))
+	svc.Spec.Type = corev1.ServiceTypeClusterIP
+	svc.Spec.Selector = map[string]string{innodbcluster.ClusterLabel: cluster.Name, "component": "mysqlrouter"}
+	svc.Spec.Ports = []corev1.ServicePort{
+		{Name: "mysql", Port: innodbcluster.MySQLPort}, {Name: "mysql-alternate", Port: 6446},
+		{Name: "mysql-ro", Port: 6447}, {Name: "mysql-rw-split", Port: 6450},
+	}
+	return svc
+}
+
+func operatorService(cluster *innodbcluster.InnoDBCluster, name string) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:       cluster.Namespace,
+			Name:            name,
+			Labels:          map[string]string{innodbcluster.ClusterLabel: cluster.Name, "tier": "mysql"},
+			OwnerReferences: []metav1.OwnerReference{controllerRef(innodbcluster.GroupVersion.String(), innodbcluster.Kind, cluster.Name, cluster.UID)},
+		},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "mysql", Port: innodbcluster.MySQLPort}}},
+	}
+}
+
+// MemberPod returns group member <sts>-<ordinal> as Kubernetes' StatefulSet controller
+// creates it: the template's labels, hostname and subdomain, and a controller
+// ownerReference to sts (whose UID must be set), running and Ready at ip. An API server
+// drops the status on create: set it with the status subresource.
+func MemberPod(sts *appsv1.StatefulSet, ordinal int, ip string) *corev1.Pod {
+	name := fmt.Sprintf("%s-%d", sts.Name, ordinal)
+	return &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:       sts.Namespace,
+			Name:            name,
+			Labels:          maps.Clone(sts.Spec.Template.Labels),
+			OwnerReferences: []metav1.OwnerReference{controllerRef("apps/v1", "StatefulSet", sts.Name, sts.UID)},
+		},
+		Spec: corev1.PodSpec{
+			Hostname:   name,
+			Subdomain:  sts.Spec.ServiceName,
+			Containers: sts.Spec.Template.Spec.DeepCopy().Containers,
+		},
+		Status: corev1.PodStatus{
+			Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}},
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		},
+	}
+}
+
+// controllerRef is a controller ownerReference, as kopf.adopt and the StatefulSet
+// controller write them.
+func controllerRef(apiVersion, kind, name string, uid types.UID) metav1.OwnerReference {
+	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}
 }
 
 // Secret returns the cluster's root Secret; with rootUser "" it has no rootUser key.

@@ -54,6 +54,9 @@ func StartMariaDB() (*MariaDB, error) {
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {
+		return nil, err
+	}
 	out, err := exec.Command(installDB, "--no-defaults", "--datadir="+data, "--user=root",
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
 	if err != nil {
@@ -63,11 +66,11 @@ func StartMariaDB() (*MariaDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MariaDB{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), RootPassword: "root-pw-never-shown", dir: dir, exited: make(chan struct{})}
+	m := &MariaDB{dir: dir, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), RootPassword: "root-pw-never-shown", exited: make(chan struct{})}
 	m.cmd = exec.Command(mariadbd, "--no-defaults", "--datadir="+data, "--socket="+m.socket(),
 		"--port="+strconv.Itoa(port), "--bind-address=127.0.0.1", "--user=root", "--skip-log-bin",
 		"--skip-name-resolve", "--log-error="+filepath.Join(dir, "error.log"), "--pid-file="+filepath.Join(dir, "pid"),
-		"--max-connections=50")
+		"--max-connections=50", "--max-allowed-packet=64M", "--secure-file-priv="+m.FileDir())
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start mariadbd: %w", err)
 	}
@@ -116,6 +119,50 @@ func StartMariaDB() (*MariaDB, error) {
 
 func (m *MariaDB) socket() string { return filepath.Join(m.dir, "sock") }
 
+// FileDir is the only directory the server may write files into (secure_file_priv), so
+// that a test can tell whether a query wrote one.
+func (m *MariaDB) FileDir() string { return filepath.Join(m.dir, "files") }
+
+// Snapshot is what a hostile query might change on the server: its schemas' tables and
+// routines, its accounts and their privileges, its global variables, the files it may
+// write, and testtable's contents.
+type Snapshot struct {
+	Tables, Routines, Accounts, Grants, Globals, Files []string
+	Checksum                                           string
+}
+
+// Snapshot reads the server's state over the admin connection.
+func (m *MariaDB) Snapshot(ctx context.Context) (Snapshot, error) {
+	var s Snapshot
+	var err error
+	if s.Tables, err = m.column(ctx, "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables WHERE table_schema NOT IN ('information_schema', 'performance_schema') ORDER BY 1"); err != nil {
+		return s, err
+	}
+	if s.Routines, err = m.column(ctx, "SELECT CONCAT(routine_schema, '.', routine_name) FROM information_schema.routines ORDER BY 1"); err != nil {
+		return s, err
+	}
+	if s.Accounts, err = m.column(ctx, "SELECT CONCAT(user, '@', host, ' ', COALESCE(authentication_string, '')) FROM mysql.user ORDER BY 1"); err != nil {
+		return s, err
+	}
+	if s.Grants, err = m.column(ctx, "SELECT CONCAT(grantee, ' ', privilege_type, ' ', is_grantable) FROM information_schema.user_privileges ORDER BY 1"); err != nil {
+		return s, err
+	}
+	// Counters and clocks move by themselves; settings do not.
+	if s.Globals, err = m.column(ctx, "SELECT CONCAT(variable_name, '=', COALESCE(variable_value, '')) FROM information_schema.global_variables "+
+		"WHERE variable_name NOT IN ('TIMESTAMP', 'GTID_BINLOG_POS', 'GTID_CURRENT_POS', 'GTID_BINLOG_STATE') ORDER BY 1"); err != nil {
+		return s, err
+	}
+	entries, err := os.ReadDir(m.FileDir())
+	if err != nil {
+		return s, err
+	}
+	for _, e := range entries {
+		s.Files = append(s.Files, e.Name())
+	}
+	s.Checksum, err = m.TableChecksum(ctx)
+	return s, err
+}
+
 // Port is the server's TCP port.
 func (m *MariaDB) Port() int {
 	_, p, _ := net.SplitHostPort(m.Addr)
@@ -149,7 +196,19 @@ func (m *MariaDB) Connections(ctx context.Context) (int, error) {
 
 // RunningQueries lists the statements the server is executing for AppUser.
 func (m *MariaDB) RunningQueries(ctx context.Context) ([]string, error) {
-	return m.column(ctx, "SELECT COALESCE(info, '') FROM information_schema.processlist WHERE user = ? AND command = 'Query'", AppUser)
+	return m.RunningQueriesOf(ctx, AppUser)
+}
+
+// RunningQueriesOf lists the statements the server is executing for user.
+func (m *MariaDB) RunningQueriesOf(ctx context.Context, user string) ([]string, error) {
+	return m.column(ctx, "SELECT COALESCE(info, '') FROM information_schema.processlist WHERE user = ? AND command = 'Query' AND id <> CONNECTION_ID()", user)
+}
+
+// SessionsOf counts the connections user has open.
+func (m *MariaDB) SessionsOf(ctx context.Context, user string) (int, error) {
+	var n int
+	err := m.admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.processlist WHERE user = ? AND id <> CONNECTION_ID()", user).Scan(&n)
+	return n, err
 }
 
 // column runs an admin query that returns one string column.

@@ -24,12 +24,14 @@ var (
 )
 
 // The namespaces and clusters the tests use. innokeda's dry-runs dial the services of
-// these clusters, which --dry-run-host-alias maps to the test's MariaDB server.
+// these clusters, and their first member, which --dry-run-host-alias maps to the test's
+// MariaDB server (once innokeda has checked the objects behind the names).
 var testClusters = []struct{ namespace, cluster string }{
 	{"fill", "mycluster"},
 	{"table", "annotated"},
 	{"validate", "mycluster"},
 	{"zero-yaml", "mycluster"},
+	{"impostor", "mycluster"},
 }
 
 func TestMain(m *testing.M) {
@@ -58,6 +60,8 @@ func run(m *testing.M) int {
 		for _, service := range []string{innodbcluster.InstancesService(c.cluster), innodbcluster.RouterService(c.cluster)} {
 			opts.DryRunHostAliases[innodbcluster.ServiceHost(service, c.namespace, "cluster.local")] = mariadb.Addr
 		}
+		member0 := innodbcluster.StatefulSetName(c.cluster) + "-0." + innodbcluster.ServiceHost(innodbcluster.InstancesService(c.cluster), c.namespace, "cluster.local")
+		opts.DryRunHostAliases[member0] = mariadb.Addr
 	}
 	// Short, so that the test of the backoff after a refusal runs in seconds.
 	opts.Controller.RetryBaseDelay, opts.Controller.RetryMaxDelay = 200*time.Millisecond, 5*time.Second

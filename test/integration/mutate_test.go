@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -24,8 +26,9 @@ import (
 const query = "SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'"
 
 // createCluster creates an InnoDBCluster, its root Secret (with the test MariaDB's root
-// password) and the StatefulSet the operator would create, then waits until innokeda's
-// controller has made the cluster's TriggerAuthentication and innokeda's cache has them all.
+// password) and the StatefulSet, Services and member pods the operator (and Kubernetes)
+// would create, then waits until innokeda's controller has made the cluster's
+// TriggerAuthentication and innokeda's cache has them all.
 func createCluster(t *testing.T, c client.Client, ns, name, rootUser string, opts ...gen.ClusterOption) (*innodbcluster.InnoDBCluster, *appsv1.StatefulSet) {
 	t.Helper()
 	ctx := context.Background()
@@ -34,13 +37,40 @@ func createCluster(t *testing.T, c client.Client, ns, name, rootUser string, opt
 	mustCreate(t, c, cluster)
 	sts := gen.StatefulSet(cluster)
 	mustCreate(t, c, sts)
-	for _, obj := range []client.Object{sts, cluster} {
+	objs := []client.Object{sts, cluster, gen.InstancesService(cluster), gen.RouterService(cluster)}
+	for _, obj := range objs[2:] {
+		mustCreate(t, c, obj)
+	}
+	for _, obj := range objs {
 		waitForCache(t, ctx, obj)
+	}
+	for i := range cluster.DesiredInstances() {
+		createPod(t, c, gen.MemberPod(sts, int(i), fmt.Sprintf("10.244.0.%d", 10+i)))
 	}
 	if cluster.AutofillEnabled() {
 		waitForCache(t, ctx, gen.TriggerAuthentication(cluster, rootUser != ""))
 	}
 	return cluster, sts
+}
+
+// createPod creates pod, sets its status (which a create drops) through the status
+// subresource, as the kubelet would, and waits until innokeda's cache has that status.
+func createPod(t *testing.T, c client.Client, pod *corev1.Pod) {
+	t.Helper()
+	ctx := context.Background()
+	status := pod.Status
+	mustCreate(t, c, pod)
+	pod.Status = status
+	if err := c.Status().Update(ctx, pod); err != nil {
+		t.Fatalf("set the status of pod %s: %v", pod.Name, err)
+	}
+	cached := &corev1.Pod{}
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		return innokeda.GetCache().Get(ctx, client.ObjectKeyFromObject(pod), cached) == nil && cached.Status.PodIP == status.PodIP, nil
+	})
+	if err != nil {
+		t.Fatalf("the manager's cache never saw pod %s with IP %s: %v", pod.Name, status.PodIP, err)
+	}
 }
 
 func mustCreate(t *testing.T, c client.Client, obj client.Object) {
