@@ -438,13 +438,16 @@ func TestValidatorWhenTheServerIsStopped(t *testing.T) {
 	}
 }
 
-func TestValidatorNeverDialsOtherHosts(t *testing.T) {
+// countingListener listens on loopback until the test ends, closing every connection and
+// counting it, so that a test can tell whether anything was dialed.
+func countingListener(t *testing.T) (net.Listener, *atomic.Int32) {
+	t.Helper()
 	var connections atomic.Int32
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = l.Close() }()
+	t.Cleanup(func() { _ = l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -455,6 +458,11 @@ func TestValidatorNeverDialsOtherHosts(t *testing.T) {
 			_ = c.Close()
 		}
 	}()
+	return l, &connections
+}
+
+func TestValidatorNeverDialsOtherHosts(t *testing.T) {
+	l, connections := countingListener(t)
 	host, port, _ := net.SplitHostPort(l.Addr().String())
 	f := newValidatorFixture(t, "127.0.0.1:1", webhook.OnUnreachableDeny)
 	for _, so := range []*kedav1alpha1.ScaledObject{
@@ -476,22 +484,7 @@ func TestValidatorNeverDialsOtherHosts(t *testing.T) {
 // when the API objects behind it are the MySQL Operator's, whatever DNS would say. Every
 // name is aliased to a listener here, so a dial that should not happen would be seen.
 func TestValidatorDialsOnlyTheOperatorsServers(t *testing.T) {
-	var connections atomic.Int32
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			connections.Add(1)
-			_ = c.Close()
-		}
-	}()
+	l, connections := countingListener(t)
 	cluster, sts := testCluster()
 	const member0 = "mycluster-0.mycluster-instances.db.svc.cluster.local"
 	router := "mycluster.db.svc.cluster.local"
