@@ -19,22 +19,24 @@ import (
 
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
 )
 
 // MutatePath is where the API server sends ScaledObjects for defaulting.
 const MutatePath = "/mutate-keda-sh-v1alpha1-scaledobject"
 
-// SetupScaledObjectDefaulter registers the mutating webhook with the manager's webhook server.
-func SetupScaledObjectDefaulter(mgr manager.Manager, clusterDomain string) error {
-	d := NewScaledObjectDefaulter(mgr.GetScheme(), mgr.GetClient(), mgr.GetAPIReader(), clusterDomain)
+// SetupScaledObjectDefaulter registers the mutating webhook with the manager's webhook
+// server; secrets reads the few Secrets the cache cannot answer for (see gather).
+func SetupScaledObjectDefaulter(mgr manager.Manager, clusterDomain string, secrets client.Reader) error {
+	d := NewScaledObjectDefaulter(mgr.GetScheme(), mgr.GetClient(), secrets, clusterDomain)
 	mgr.GetWebhookServer().Register(MutatePath, &admission.Webhook{Handler: d})
 	return nil
 }
 
 // ScaledObjectDefaulter fills ScaledObjects that scale the StatefulSet of an annotated
 // InnoDBCluster. It reads StatefulSets, InnoDBClusters and (Cluster)TriggerAuthentications
-// through cache, and only the cluster's Secret through secrets, an uncached reader, so that
-// innokeda never holds every Secret of the cluster in memory.
+// through cache; only when the cache cannot tell whether the cluster's Secret names the root
+// account does it read that Secret, through secrets (not a cache of every Secret).
 type ScaledObjectDefaulter struct {
 	cache         client.Reader
 	secrets       client.Reader
@@ -71,6 +73,7 @@ func (d *ScaledObjectDefaulter) Handle(ctx context.Context, req admission.Reques
 	facts, err := d.gather(ctx, so, kind, name)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
+		degradedTotal.WithLabelValues(webhookMutating, degradedLookupFailed).Inc()
 		return skipped(skipLookupFailed).WithWarnings(
 			fmt.Sprintf("innokeda could not look up %s %s, so it filled nothing; try again: %v", kind, name, err))
 	}
@@ -106,17 +109,40 @@ func (d *ScaledObjectDefaulter) gather(ctx context.Context, so *kedav1alpha1.Sca
 		return facts, nil
 	}
 	cluster := facts.Cluster
-	if cluster.Spec.SecretName != "" {
-		// A Secret that does not exist has no rootUser key: username root is still right.
-		secret := &corev1.Secret{}
-		if _, err := get(ctx, d.secrets, so.Namespace, cluster.Spec.SecretName, secret); err != nil {
-			return facts, err
-		}
-		_, facts.RootUserInSecret = secret.Data[innodbcluster.SecretKeyRootUser]
+	rootUser, err := d.rootUserInSecret(ctx, cluster)
+	if err != nil {
+		return facts, err
 	}
+	facts.RootUserInSecret = rootUser
 	auths, err := d.triggerAuthentications(ctx, so, cluster)
 	facts.TriggerAuthentications = auths
 	return facts, err
+}
+
+// rootUserInSecret tells whether the cluster's Secret has a rootUser key. Every admission
+// in scope asks, so the answer comes from the cache: the TriggerAuthentication innokeda
+// keeps maps username exactly when the Secret had the key at its last reconcile, and that
+// TriggerAuthentication is what KEDA will use. Only before the controller has written it
+// (or when the cluster names a TriggerAuthentication of its own) is the Secret read.
+func (d *ScaledObjectDefaulter) rootUserInSecret(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (bool, error) {
+	ta := &kedav1alpha1.TriggerAuthentication{}
+	found, err := get(ctx, d.cache, cluster.Namespace, innodbcluster.ManagedTriggerAuthenticationName(cluster.Name), ta)
+	if err != nil {
+		return false, err
+	}
+	if found && ta.Labels[managed.ManagedByLabel] == managed.ManagedByValue {
+		return autofill.ParametersOf(&ta.Spec).Has("username"), nil
+	}
+	if cluster.Spec.SecretName == "" {
+		return false, nil
+	}
+	// A Secret that does not exist has no rootUser key: username root is still right.
+	secret := &corev1.Secret{}
+	if _, err := get(ctx, d.secrets, cluster.Namespace, cluster.Spec.SecretName, secret); err != nil {
+		return false, err
+	}
+	_, ok := secret.Data[innodbcluster.SecretKeyRootUser]
+	return ok, nil
 }
 
 // triggerAuthentications reads the parameters of each authentication the mysql triggers

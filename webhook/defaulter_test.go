@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -208,7 +209,8 @@ func BenchmarkMutate(b *testing.B) {
 	}
 	cluster := gen.InnoDBCluster(ns, "mycluster")
 	cache := memoryReader{}
-	for _, obj := range []client.Object{cluster, gen.StatefulSet(cluster), gen.Secret(cluster, "", "pw")} {
+	// The steady state: the controller has written the TriggerAuthentication it keeps.
+	for _, obj := range []client.Object{cluster, gen.StatefulSet(cluster), gen.TriggerAuthentication(cluster, false)} {
 		cache[memoryKey{reflect.TypeOf(obj), client.ObjectKeyFromObject(obj)}] = obj
 	}
 	d := webhook.NewScaledObjectDefaulter(scheme, cache, cache, "cluster.local")
@@ -253,4 +255,78 @@ func (m memoryReader) List(_ context.Context, list client.ObjectList, opts ...cl
 		pods.Items = append(pods.Items, *pod.DeepCopy())
 	}
 	return nil
+}
+
+// secretReads serves Secrets from memory and counts the reads.
+type secretReads struct {
+	memoryReader
+	n atomic.Int32
+}
+
+func (s *secretReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*corev1.Secret); ok {
+		s.n.Add(1)
+	}
+	return s.memoryReader.Get(ctx, key, obj, opts...)
+}
+
+// TestMutationReadsNoSecretOnceTheControllerHasWritten: the hot path is answered from the
+// cache. Whether the cluster's Secret names the root account is read off the
+// TriggerAuthentication the controller keeps; the Secret itself only before it exists.
+func TestMutationReadsNoSecretOnceTheControllerHasWritten(t *testing.T) {
+	scheme, err := app.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := gen.InnoDBCluster(ns, "mycluster")
+	bare := gen.ScaledObject(ns, "so", "mycluster", gen.WithMySQLTrigger(query, "3"))
+	for _, tc := range []struct {
+		name         string
+		secretUser   string // the Secret's rootUser key; "" for none
+		objects      []client.Object
+		wantReads    int32
+		wantUsername string // filled into the metadata; "" for none
+	}{
+		{name: "the kept TriggerAuthentication maps username: nothing to fill, no read", secretUser: "admin",
+			objects: []client.Object{gen.TriggerAuthentication(cluster, true)}},
+		{name: "the kept TriggerAuthentication maps no username: root, no read",
+			objects: []client.Object{gen.TriggerAuthentication(cluster, false)}, wantUsername: "root"},
+		{name: "before the controller has written it: the Secret is read", secretUser: "admin", wantReads: 1},
+		{name: "a TriggerAuthentication of that name innokeda does not keep says nothing of the Secret", secretUser: "admin", wantReads: 1,
+			objects: []client.Object{func() client.Object {
+				ta := gen.TriggerAuthentication(cluster, false)
+				ta.Labels = nil
+				return ta
+			}()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := memoryReader{}
+			secret := gen.Secret(cluster, tc.secretUser, "pw")
+			secret.Data = map[string][]byte{}
+			for k, v := range secret.StringData { // as the API server stores it
+				secret.Data[k] = []byte(v)
+			}
+			for _, obj := range append([]client.Object{cluster, gen.StatefulSet(cluster), secret}, tc.objects...) {
+				cache[memoryKey{reflect.TypeOf(obj), client.ObjectKeyFromObject(obj)}] = obj
+			}
+			cacheOnly := &secretReads{memoryReader: cache}
+			secrets := &secretReads{memoryReader: cache}
+			resp := webhook.NewScaledObjectDefaulter(scheme, cacheOnly, secrets, "cluster.local").Handle(context.Background(), request(t, admissionv1.Create, bare))
+			if !resp.Allowed || len(resp.Patches) == 0 {
+				t.Fatalf("not filled: %+v", resp)
+			}
+			if n := cacheOnly.n.Load() + secrets.n.Load(); n != tc.wantReads {
+				t.Errorf("%d Secret reads, want %d", n, tc.wantReads)
+			}
+			username := ""
+			for _, p := range resp.Patches {
+				if p.Path == "/spec/triggers/0/metadata/username" {
+					username, _ = p.Value.(string)
+				}
+			}
+			if username != tc.wantUsername {
+				t.Errorf("username filled %q, want %q", username, tc.wantUsername)
+			}
+		})
+	}
 }

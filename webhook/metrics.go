@@ -33,10 +33,24 @@ var (
 		Help:    "Time from connecting to MySQL to the end of a dry-run that reached the server.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	})
+	degradedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "innokeda_admission_degraded_total",
+		Help: "In-scope ScaledObjects innokeda admitted without doing its job in time (mutating: not filled; validating: not validated), by webhook and reason. Alert when it rises.",
+	}, []string{"webhook", "reason"})
 	denialsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "innokeda_validation_denials_total",
 		Help: "Problems for which the validating webhook denied a ScaledObject, by reason.",
 	}, []string{"reason"})
+)
+
+// The webhooks, and why an in-scope admission was degraded (besides the dry-run outcomes
+// unreachable, timed-out and busy).
+const (
+	webhookMutating      = "mutating"
+	webhookValidating    = "validating"
+	degradedLookupFailed = "lookup-failed"          // the target, cluster or authentication could not be read
+	degradedCredentials  = "credentials-unreadable" // a Secret or authentication could not be read
+	degradedServers      = "servers-lookup-failed"  // the cluster's Services and pods could not be read
 )
 
 // Dry-run outcomes.
@@ -52,7 +66,13 @@ const (
 
 func init() {
 	// Registered once per process on the registry the manager's metrics endpoint serves.
-	metrics.Registry.MustRegister(fillsTotal, skipsTotal, dryRunsTotal, dryRunSeconds, denialsTotal)
+	metrics.Registry.MustRegister(fillsTotal, skipsTotal, dryRunsTotal, dryRunSeconds, degradedTotal, denialsTotal)
+	for _, r := range []string{degradedLookupFailed} {
+		degradedTotal.WithLabelValues(webhookMutating, r)
+	}
+	for _, r := range []string{degradedLookupFailed, degradedCredentials, degradedServers, outcomeUnreachable, outcomeTimedOut, outcomeBusy} {
+		degradedTotal.WithLabelValues(webhookValidating, r)
+	}
 	for _, outcome := range []string{outcomeSucceeded, outcomeRejected, outcomeUnreachable, outcomeTimedOut, outcomeBusy, outcomeNotDialed, outcomeRefused} {
 		dryRunsTotal.WithLabelValues(outcome)
 	}

@@ -51,9 +51,10 @@ type ValidatorOptions struct {
 	Hosts dryrun.HostPolicy
 }
 
-// SetupScaledObjectValidator registers the validating webhook with the manager's webhook server.
-func SetupScaledObjectValidator(mgr manager.Manager, o ValidatorOptions) error {
-	v, err := NewScaledObjectValidator(mgr.GetScheme(), mgr.GetClient(), mgr.GetAPIReader(), o)
+// SetupScaledObjectValidator registers the validating webhook with the manager's webhook
+// server; secrets reads Secrets, and authentications the cache does not have yet.
+func SetupScaledObjectValidator(mgr manager.Manager, secrets client.Reader, o ValidatorOptions) error {
+	v, err := NewScaledObjectValidator(mgr.GetScheme(), mgr.GetClient(), secrets, o)
 	if err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 	facts, err := lookupTarget(ctx, v.cache, so.Namespace, kind, name)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
-		return v.notValidated(fmt.Sprintf("innokeda could not look up %s %s, so it did not validate the ScaledObject: %v", kind, name, err))
+		return v.notValidated(degradedLookupFailed, fmt.Sprintf("innokeda could not look up %s %s, so it did not validate the ScaledObject: %v", kind, name, err))
 	}
 	if skip, _ := autofill.Scope(so, facts); skip != "" {
 		return admission.Allowed("")
@@ -141,7 +142,7 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 		vs, ws, err := v.checkTrigger(ctx, so, facts, i, t, len(violations) == 0)
 		if err != nil {
 			logf.FromContext(ctx).Error(err, "Could not read a trigger's credentials", "trigger", i)
-			return v.notValidated(fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it did not validate the ScaledObject: %v", i, err))
+			return v.notValidated(degradedCredentials, fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it did not validate the ScaledObject: %v", i, err))
 		}
 		violations = append(violations, vs...)
 		warnings = append(warnings, ws...)
@@ -166,7 +167,8 @@ func (v *ScaledObjectValidator) specUnchanged(req admission.Request, so *kedav1a
 }
 
 // notValidated answers when validation could not happen at all, per --on-unreachable.
-func (v *ScaledObjectValidator) notValidated(msg string) admission.Response {
+func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Response {
+	degradedTotal.WithLabelValues(webhookValidating, reason).Inc()
 	if v.opts.OnUnreachable == OnUnreachableDeny {
 		denialsTotal.WithLabelValues(validation.ReasonNotValidated).Inc()
 		return admission.Denied(msg + " (--on-unreachable=deny)")
@@ -210,6 +212,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the servers of an InnoDBCluster", "trigger", i)
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
+		degradedTotal.WithLabelValues(webhookValidating, degradedServers).Inc()
 		msg := fmt.Sprintf("the query was not validated: innokeda could not look up the services and pods of InnoDBCluster %s: %v", facts.Cluster.Name, err)
 		if v.opts.OnUnreachable == OnUnreachableDeny {
 			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
@@ -264,6 +267,7 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 			outcome = outcomeBusy
 		}
 		dryRunsTotal.WithLabelValues(outcome).Inc()
+		degradedTotal.WithLabelValues(webhookValidating, outcome).Inc()
 		msg := fmt.Sprintf("the query was not validated: %s (within --dry-run-timeout=%v)", secrets.From(err.Error()), v.opts.DryRunTimeout)
 		if v.opts.OnUnreachable == OnUnreachableDeny {
 			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))

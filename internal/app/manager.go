@@ -30,6 +30,7 @@ import (
 	"github.com/innokeda/innokeda/internal/controller"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/secretcache"
 	innokedawebhook "github.com/innokeda/innokeda/webhook"
 )
 
@@ -44,6 +45,9 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
+// maxCachedSecrets bounds the Secrets the webhooks hold at once (each for --secret-cache-ttl).
+const maxCachedSecrets = 1024
+
 // NewManager builds the innokeda manager with its webhooks registered.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := o.Validate(); err != nil {
@@ -53,6 +57,10 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}
+	// Each client gets its own explicit limits, however the configuration was loaded (a
+	// kubeconfig leaves client-go's 5 QPS; controller-runtime's in-cluster loader, none).
+	loaded := cfg
+	cfg = withLimits(loaded, o.KubeAPIQPS, o.KubeAPIBurst)
 	// Only the operator's StatefulSets, Services and pods are cached (those labelled
 	// mysql.oracle.com/cluster): a cluster's others are none of innokeda's business. The
 	// label is no proof: the dry-run also checks the owners (dryrun.ClusterServers).
@@ -93,10 +101,19 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return nil, err
 	}
-	if err := innokedawebhook.SetupScaledObjectDefaulter(mgr, o.ClusterDomain); err != nil {
+	// The webhooks read Secrets with a client of their own: the manager's (QPS 20, burst 30,
+	// shared with the controller) stalled admissions under load, and a short-lived cache
+	// turns a burst of admissions for one cluster into one read.
+	admissionConfig := withLimits(loaded, o.AdmissionAPIQPS, o.AdmissionAPIBurst)
+	admissionClient, err := client.New(admissionConfig, client.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return nil, fmt.Errorf("create the webhooks' API client: %w", err)
+	}
+	secrets := secretcache.New(admissionClient, o.SecretCacheTTL, maxCachedSecrets)
+	if err := innokedawebhook.SetupScaledObjectDefaulter(mgr, o.ClusterDomain, secrets); err != nil {
 		return nil, fmt.Errorf("set up the mutating webhook: %w", err)
 	}
-	if err := innokedawebhook.SetupScaledObjectValidator(mgr, innokedawebhook.ValidatorOptions{
+	if err := innokedawebhook.SetupScaledObjectValidator(mgr, secrets, innokedawebhook.ValidatorOptions{
 		DryRunTimeout:        o.DryRunTimeout,
 		OnUnreachable:        o.OnUnreachable,
 		MaxConcurrentDryRuns: o.MaxConcurrentDryRuns,
@@ -113,6 +130,13 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("set up the InnoDBCluster controller: %w", err)
 	}
 	return mgr, nil
+}
+
+// withLimits returns a copy of cfg with client-side rate limits qps and burst.
+func withLimits(cfg *rest.Config, qps float64, burst int) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = float32(qps), burst
+	return c
 }
 
 // Run parses args, then runs the manager until ctx is done.

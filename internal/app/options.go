@@ -35,6 +35,15 @@ type Options struct {
 	DryRunHostAliases    map[string]string
 	DryRunAllowedHosts   []string
 
+	// The rate limits of the controller's (and the cache's) API client.
+	KubeAPIQPS   float64
+	KubeAPIBurst int
+	// The webhooks' own API client, for the Secrets they read: its rate limits, and how long
+	// a Secret read is reused.
+	AdmissionAPIQPS   float64
+	AdmissionAPIBurst int
+	SecretCacheTTL    time.Duration
+
 	// WebhookHost is the address the webhook server binds to; empty means every
 	// interface. It has no flag: tests bind to loopback.
 	WebhookHost string
@@ -55,6 +64,11 @@ func DefaultOptions() Options {
 		OnUnreachable:          "warn",
 		MaxConcurrentDryRuns:   4,
 		KEDANamespace:          "keda",
+		KubeAPIQPS:             20,
+		KubeAPIBurst:           30,
+		AdmissionAPIQPS:        100,
+		AdmissionAPIBurst:      200,
+		SecretCacheTTL:         5 * time.Second,
 		Controller:             controller.DefaultOptions(),
 	}
 }
@@ -94,6 +108,11 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		o.DryRunAllowedHosts = append(o.DryRunAllowedHosts, s)
 		return nil
 	})
+	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the controller's API client may make (watches excepted).")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of the controller's API client.")
+	fs.Float64Var(&o.AdmissionAPIQPS, "admission-api-qps", o.AdmissionAPIQPS, "Requests per second the webhooks' own API client may make (it reads Secrets for dry-runs); the controller's client is separate.")
+	fs.IntVar(&o.AdmissionAPIBurst, "admission-api-burst", o.AdmissionAPIBurst, "Burst of the webhooks' own API client.")
+	fs.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", o.SecretCacheTTL, "How long a Secret the webhooks read is reused (in memory only, never logged); 0 reads it for every admission.")
 	o.Zap.BindFlags(fs)
 }
 
@@ -110,6 +129,18 @@ func (o *Options) Validate() error {
 	}
 	if o.DryRunTimeout <= 0 {
 		return fmt.Errorf("--dry-run-timeout must be positive, not %v", o.DryRunTimeout)
+	}
+	for _, limit := range []struct {
+		name  string
+		qps   float64
+		burst int
+	}{{"kube-api", o.KubeAPIQPS, o.KubeAPIBurst}, {"admission-api", o.AdmissionAPIQPS, o.AdmissionAPIBurst}} {
+		if limit.qps <= 0 || limit.burst < 1 {
+			return fmt.Errorf("--%s-qps must be positive and --%s-burst at least 1, not %v and %d", limit.name, limit.name, limit.qps, limit.burst)
+		}
+	}
+	if o.SecretCacheTTL < 0 {
+		return fmt.Errorf("--secret-cache-ttl must not be negative, not %v", o.SecretCacheTTL)
 	}
 	if o.MaxConcurrentDryRuns < 1 {
 		return fmt.Errorf("--dry-run-max-concurrent must be at least 1, not %d", o.MaxConcurrentDryRuns)

@@ -12,12 +12,14 @@ func TestFlags(t *testing.T) {
 	fs := flag.NewFlagSet("innokeda", flag.ContinueOnError)
 	o.BindFlags(fs)
 	args := []string{"--kubeconfig", "/k", "--webhook-port", "10250", "--webhook-cert-dir", "/certs", "--metrics-bind-address", "0",
-		"--health-probe-bind-address", ":9000", "--leader-elect", "--cluster-domain", "corp.example", "--zap-log-level", "debug"}
+		"--health-probe-bind-address", ":9000", "--leader-elect", "--cluster-domain", "corp.example", "--zap-log-level", "debug",
+		"--kube-api-qps", "50", "--kube-api-burst", "80", "--admission-api-qps", "300", "--admission-api-burst", "600", "--secret-cache-ttl", "0s"}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
 	if o.Kubeconfig != "/k" || o.WebhookPort != 10250 || o.WebhookCertDir != "/certs" || o.MetricsBindAddress != "0" ||
-		o.HealthProbeBindAddress != ":9000" || !o.LeaderElect || o.ClusterDomain != "corp.example" || o.EnableHTTP2 {
+		o.HealthProbeBindAddress != ":9000" || !o.LeaderElect || o.ClusterDomain != "corp.example" || o.EnableHTTP2 ||
+		o.KubeAPIQPS != 50 || o.KubeAPIBurst != 80 || o.AdmissionAPIQPS != 300 || o.AdmissionAPIBurst != 600 || o.SecretCacheTTL != 0 {
 		t.Errorf("parsed options = %+v", o)
 	}
 }
@@ -31,6 +33,9 @@ func TestInvalidOptionsAreRejectedBeforeConnecting(t *testing.T) {
 		{"port out of range", []string{"--webhook-port", "70000"}, "--webhook-port 70000 is not a port number"},
 		{"empty cluster domain", []string{"--cluster-domain", ""}, "--cluster-domain must not be empty"},
 		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{"no rate for the controller", []string{"--kube-api-qps", "0"}, "--kube-api-qps must be positive and --kube-api-burst at least 1, not 0 and 30"},
+		{"no burst for the webhooks", []string{"--admission-api-burst", "0"}, "--admission-api-qps must be positive and --admission-api-burst at least 1, not 100 and 0"},
+		{"a negative cache time", []string{"--secret-cache-ttl", "-1s"}, "--secret-cache-ttl must not be negative, not -1s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
 )
 
 // ScaledObjectOption changes a ScaledObject under construction.
@@ -258,8 +259,9 @@ func Secret(cluster *innodbcluster.InnoDBCluster, rootUser, rootPassword string)
 // username from its rootUser.
 func TriggerAuthentication(cluster *innodbcluster.InnoDBCluster, withUser bool) *kedav1alpha1.TriggerAuthentication {
 	ta := &kedav1alpha1.TriggerAuthentication{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "keda.sh/v1alpha1", Kind: "TriggerAuthentication"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: cluster.Namespace, Name: innodbcluster.ManagedTriggerAuthenticationName(cluster.Name)},
+		TypeMeta: metav1.TypeMeta{APIVersion: "keda.sh/v1alpha1", Kind: "TriggerAuthentication"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: cluster.Namespace, Name: innodbcluster.ManagedTriggerAuthenticationName(cluster.Name),
+			Labels: map[string]string{managed.ManagedByLabel: managed.ManagedByValue}},
 		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{
 			{Parameter: "password", Name: cluster.Spec.SecretName, Key: innodbcluster.SecretKeyRootPassword},
 		}},

@@ -32,6 +32,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"validate", "mycluster"},
 	{"zero-yaml", "mycluster"},
 	{"impostor", "mycluster"},
+	{"concurrent", "mycluster"},
 }
 
 func TestMain(m *testing.M) {

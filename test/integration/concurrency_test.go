@@ -1,0 +1,115 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/innokeda/innokeda/internal/app"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/test/gen"
+	"github.com/innokeda/innokeda/test/harness"
+)
+
+// TestConcurrentAdmissionsAreAllFilledAndValidated: a GitOps sync applies hundreds of
+// ScaledObjects at once. Through the API server, every one of them is filled by the
+// mutating webhook and dry-run by the validating one; none is admitted degraded. (With
+// the webhooks sharing the controller's rate-limited client, most were admitted unfilled.)
+func TestConcurrentAdmissionsAreAllFilledAndValidated(t *testing.T) {
+	const ns, n = "concurrent", 300
+	c, _ := newClient(t, ns)
+	createCluster(t, c, ns, "mycluster", "")
+	burst, warnings := burstClient(t)
+	degradedBefore := degradedAdmissions(t)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			so := gen.ScaledObject(ns, fmt.Sprintf("so-%03d", i), "mycluster",
+				gen.WithMySQLTrigger("SELECT COUNT(*) FROM testdb.testtable WHERE testcolumn2 = 'none'", "4"))
+			if err := burst.Create(context.Background(), so); err != nil {
+				errs <- fmt.Errorf("create %s: %w", so.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	dryRuns := 0
+	for _, w := range warnings.Take() {
+		if strings.HasPrefix(w, "spec.triggers[0]: dry-run returned 12 in ") {
+			dryRuns++
+		}
+	}
+	if dryRuns != n {
+		t.Errorf("%d of %d admissions were dry-run", dryRuns, n)
+	}
+	list := &kedav1alpha1.ScaledObjectList{}
+	if err := c.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	filled := 0
+	for _, so := range list.Items {
+		md := so.Spec.Triggers[0].Metadata
+		if so.Spec.ScaleTargetRef.EnvSourceContainerName == innodbcluster.MySQLContainer && md["host"] != "" && so.Spec.Triggers[0].AuthenticationRef != nil {
+			filled++
+		}
+	}
+	if filled != n {
+		t.Errorf("%d of %d stored ScaledObjects were filled", filled, n)
+	}
+	if after := degradedAdmissions(t); after != degradedBefore {
+		t.Errorf("innokeda_admission_degraded_total went from %v to %v", degradedBefore, after)
+	}
+}
+
+// burstClient is a client with client-side rate limits out of the way, recording warnings.
+func burstClient(t *testing.T) (client.Client, *harness.Warnings) {
+	t.Helper()
+	scheme, err := app.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &harness.Warnings{}
+	cfg := rest.CopyConfig(controlPlane.Config)
+	cfg.QPS, cfg.Burst = 1000, 1000
+	cfg.WarningHandlerWithContext = w
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, w
+}
+
+// degradedAdmissions sums innokeda_admission_degraded_total of the in-process manager.
+func degradedAdmissions(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() == "innokeda_admission_degraded_total" {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+			return sum
+		}
+	}
+	t.Fatal("innokeda_admission_degraded_total is not registered")
+	return 0
+}
