@@ -33,7 +33,7 @@ func TestInvalidOptionsAreRejectedBeforeConnecting(t *testing.T) {
 		{"port out of range", []string{"--webhook-port", "70000"}, "--webhook-port 70000 is not a port number"},
 		{"empty cluster domain", []string{"--cluster-domain", ""}, "--cluster-domain must not be empty"},
 		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
-		{"no rate for the controller", []string{"--kube-api-qps", "0"}, "--kube-api-qps must be positive and --kube-api-burst at least 1, not 0 and 30"},
+		{"no rate for the controller", []string{"--kube-api-qps", "0"}, "--kube-api-qps must be positive and --kube-api-burst at least 1, not 0 and 100"},
 		{"no burst for the webhooks", []string{"--admission-api-burst", "0"}, "--admission-api-qps must be positive and --admission-api-burst at least 1, not 100 and 0"},
 		{"a negative cache time", []string{"--secret-cache-ttl", "-1s"}, "--secret-cache-ttl must not be negative, not -1s"},
 	}
