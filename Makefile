@@ -40,8 +40,10 @@ fuzz: ## Fuzz the admission handler and the query check, $(FUZZTIME) each.
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./webhook/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckQuery$$' -fuzztime $(FUZZTIME) ./internal/dryrun/
 
-bench: mariadb ## Benchmarks, with their ns/op and allocs/op.
+bench: mariadb ## Benchmarks (ns/op, allocs/op), then the load tool: webhooks vs a floor and KEDA, then -scale (docs/performance.md).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/... ./webhook/...
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/load $(LOADFLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/load -scale $(SCALEFLAGS)
 
 demo: build mariadb ## Start a kube-apiserver and a MariaDB, run bin/innokeda against them: a ScaledObject filled, another denied.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/demo --innokeda bin/innokeda

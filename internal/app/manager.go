@@ -75,13 +75,17 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&appsv1.StatefulSet{}: operatorLabelled,
-			&corev1.Service{}:     operatorLabelled,
-			&corev1.Pod{}:         operatorLabelled,
-		}},
+		Cache: cache.Options{
+			// Managed fields are most of an applied object's size and nothing innokeda reads.
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&appsv1.StatefulSet{}: operatorLabelled,
+				&corev1.Service{}:     operatorLabelled,
+				&corev1.Pod{}:         operatorLabelled,
+			}},
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		PprofBindAddress:        o.PprofBindAddress,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        o.LeaderElectionID,
 		LeaderElectionNamespace: o.LeaderElectionNS,

@@ -70,7 +70,7 @@ type InnoDBClusterReconciler struct {
 
 // SetupWithManager adds the controller to mgr. It runs only on the leader.
 func SetupWithManager(mgr ctrl.Manager, o Options) error {
-	r := &InnoDBClusterReconciler{client: mgr.GetClient(), secrets: mgr.GetAPIReader(), recorder: mgr.GetEventRecorder("innokeda"), opts: o}
+	r := &InnoDBClusterReconciler{client: mgr.GetClient(), secrets: mgr.GetAPIReader(), recorder: newThrottledRecorder(mgr.GetEventRecorder("innokeda")), opts: o}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("innodbcluster").
 		// Status updates by the operator are of no interest: only spec and annotations are.
