@@ -2,7 +2,8 @@
 // and etcd (envtest) and a throwaway MariaDB, runs the innokeda binary against them with
 // its webhooks registered over TLS, creates an InnoDBCluster shaped like the MySQL
 // Operator's and a ScaledObject written the way people get it wrong, then one whose query
-// returns NULL, and prints what was stored and what the client was told. It stops
+// returns NULL, then one whose query hides a DROP TABLE, and prints what was stored and what
+// the client was told. It stops
 // everything when done.
 package main
 
@@ -139,6 +140,25 @@ func run(binary string) error {
 	} else {
 		fmt.Println("Error from server:", err)
 	}
+
+	// A query that hides a DROP in a comment MariaDB skips and a parser would read: it is
+	// refused before anything is sent, and the table is still there.
+	hostile := gen.ScaledObject(ns, "hostile", "mycluster",
+		gen.WithMySQLTrigger("/*!99999 SELECT '*/ DROP TABLE testdb.testtable -- '*/", "3"))
+	step("Creating a third ScaledObject whose query hides a DROP TABLE in an executable comment:")
+	if err := printYAML(hostile.Spec.Triggers); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, hostile); err == nil {
+		return errors.New("the hostile ScaledObject was admitted")
+	} else {
+		fmt.Println("Error from server:", err)
+	}
+	tables, err := db.Tables(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Tables of testdb afterwards, read by an admin connection: %s\n", strings.Join(tables, ", "))
 
 	step("Zero YAML: annotating the InnoDBCluster with innokeda.io/query and innokeda.io/query-value instead")
 	latest := &innodbcluster.InnoDBCluster{}
