@@ -3,8 +3,7 @@
 // its webhooks registered over TLS, creates an InnoDBCluster shaped like the MySQL
 // Operator's and a ScaledObject written the way people get it wrong, then one whose query
 // returns NULL, then one whose query hides a DROP TABLE, and prints what was stored and what
-// the client was told. It stops
-// everything when done.
+// the client was told. It stops everything when done.
 package main
 
 import (
