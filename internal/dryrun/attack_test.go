@@ -98,6 +98,13 @@ func TestHostileQueriesChangeNothing(t *testing.T) {
 			"SELECT '\xbf' INTO OUTFILE '" + file + "' -- '",
 			"SELECT 1\x00; DROP TABLE testdb.victim1",
 		},
+		"functions that change the server's state": {
+			"SELECT NEXTVAL(testdb.seq)",
+			"SELECT NEXT VALUE FOR testdb.seq",
+			"SELECT SETVAL(testdb.seq, 1000)",
+			"SELECT COUNT(*) FROM testdb.testtable WHERE GET_LOCK('app-lock', 0) = 1",
+			"SELECT LENGTH(LOAD_FILE('/etc/passwd'))",
+		},
 		"statements that write": {
 			"DROP TABLE testdb.victim1",
 			"SELECT 1; DROP TABLE testdb.victim1",

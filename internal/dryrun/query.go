@@ -78,19 +78,47 @@ func checkGrammar(query string, mode tidbmysql.SQLMode) error {
 	return v.err
 }
 
-// readOnlyVisitor looks through every SELECT in the tree, subqueries included.
+// readOnlyVisitor looks through every SELECT in the tree, subqueries included, and every
+// function call.
 type readOnlyVisitor struct{ err error }
 
 func (v *readOnlyVisitor) Enter(n ast.Node) (ast.Node, bool) {
-	if sel, ok := n.(*ast.SelectStmt); ok && v.err == nil {
+	if v.err != nil {
+		return n, true
+	}
+	switch n := n.(type) {
+	case *ast.SelectStmt:
 		switch {
-		case sel.SelectIntoOpt != nil:
+		case n.SelectIntoOpt != nil:
 			v.err = errors.New("writes its result with INTO (OUTFILE, DUMPFILE or a variable): remove the INTO clause")
-		case sel.LockInfo != nil && sel.LockInfo.LockType != ast.SelectLockNone:
+		case n.LockInfo != nil && n.LockInfo.LockType != ast.SelectLockNone:
 			v.err = errors.New("takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database")
+		}
+	case *ast.FuncCallExpr:
+		if why, ok := statefulFunctions[n.FnName.L]; ok && n.Schema.L == "" {
+			v.err = fmt.Errorf("calls %s, which %s: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it",
+				strings.ToUpper(n.FnName.O), why)
 		}
 	}
 	return n, v.err != nil
+}
+
+// statefulFunctions are the built-in functions a SELECT may call that change the server's
+// state or reach outside the database. The dry-run's read-only transaction stops the
+// sequence writes, but KEDA polls with no transaction; a named lock taken on KEDA's pooled
+// connection stays held; LOAD_FILE reads the server's files with the account's FILE right.
+var statefulFunctions = map[string]string{
+	"nextval":                           "advances a sequence",
+	"setval":                            "sets a sequence",
+	"get_lock":                          "takes a named lock that KEDA's pooled connection would keep",
+	"release_lock":                      "releases a named lock",
+	"release_all_locks":                 "releases named locks",
+	"load_file":                         "reads a file of the database server",
+	"master_pos_wait":                   "waits for replication",
+	"source_pos_wait":                   "waits for replication",
+	"master_gtid_wait":                  "waits for replication",
+	"wait_for_executed_gtid_set":        "waits for replication",
+	"wait_until_sql_thread_after_gtids": "waits for replication",
 }
 
 func (v *readOnlyVisitor) Leave(n ast.Node) (ast.Node, bool) { return n, true }

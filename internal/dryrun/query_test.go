@@ -34,6 +34,13 @@ func TestCheckQuery(t *testing.T) {
 		{"SELECT a FROM t FOR UPDATE", "takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database"},
 		{"SELECT a FROM t FOR SHARE", "takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database"},
 		{"SELECT a FROM t LOCK IN SHARE MODE", "takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database"},
+		{"SELECT NEXTVAL(testdb.s)", "calls NEXTVAL, which advances a sequence: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
+		{"SELECT NEXT VALUE FOR testdb.s", "calls NEXTVAL, which advances a sequence: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
+		{"SELECT COUNT(*) FROM t WHERE a < (SELECT SETVAL(s, 5))", "calls SETVAL, which sets a sequence: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
+		{"SELECT get_lock('scaler', 0)", "calls GET_LOCK, which takes a named lock that KEDA's pooled connection would keep: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
+		{"SELECT LENGTH(LOAD_FILE('/etc/passwd'))", "calls LOAD_FILE, which reads a file of the database server: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
+		{"SELECT LASTVAL(s)", ""},       // reads only
+		{"SELECT testdb.nextval()", ""}, // a stored function of that name: what it does is the account's business
 		{"SELECT (SELECT a FROM t FOR UPDATE)", "takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database"},
 	}
 	for _, tc := range tests {
