@@ -1,6 +1,10 @@
 package innodbcluster
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Annotations users put on an InnoDBCluster to tell innokeda what to do.
 const (
@@ -13,7 +17,62 @@ const (
 	// AnnotationTriggerAuthentication names a user-owned TriggerAuthentication to reference
 	// instead of the one innokeda manages.
 	AnnotationTriggerAuthentication = "innokeda.io/trigger-authentication"
+	// AnnotationScalerAccount picks the MySQL account KEDA polls with: "root" (the default,
+	// the cluster's root account) or "managed" (a least-privilege account innokeda keeps).
+	AnnotationScalerAccount = "innokeda.io/scaler-account"
+	// AnnotationScalerPrivileges lists global privileges the managed account also gets,
+	// comma-separated, from ScalerPrivilegesAllowed only.
+	AnnotationScalerPrivileges = "innokeda.io/scaler-privileges"
 )
+
+// ScalerAccount is the account KEDA polls a cluster with.
+type ScalerAccount string
+
+const (
+	ScalerAccountRoot    ScalerAccount = "root"
+	ScalerAccountManaged ScalerAccount = "managed"
+)
+
+// ScalerPrivilegesAllowed are the global privileges a managed scaler account may be given:
+// PROCESS for queries over the processlist, REPLICATION CLIENT for replication status.
+// Nothing that writes, reads every table or administers the server.
+var ScalerPrivilegesAllowed = []string{"PROCESS", "REPLICATION CLIENT"}
+
+// ScalerSettings is what a cluster's annotations ask of its scaler account.
+type ScalerSettings struct {
+	Account    ScalerAccount
+	Privileges []string // from ScalerPrivilegesAllowed, sorted, without duplicates
+}
+
+// ScalerSettingsFromAnnotations reads the scaler account annotations. Unlike the fill
+// settings, an unusable value is not replaced by a default: switching the account KEDA
+// polls with is not something to guess, so the problems are returned and the caller
+// changes nothing.
+func ScalerSettingsFromAnnotations(annotations map[string]string) (ScalerSettings, []string) {
+	var s ScalerSettings
+	var problems []string
+	switch v := ScalerAccount(strings.TrimSpace(annotations[AnnotationScalerAccount])); v {
+	case "", ScalerAccountRoot:
+		s.Account = ScalerAccountRoot
+	case ScalerAccountManaged:
+		s.Account = ScalerAccountManaged
+	default:
+		problems = append(problems, fmt.Sprintf("annotation %s=%q is not %q or %q", AnnotationScalerAccount, string(v), ScalerAccountManaged, ScalerAccountRoot))
+	}
+	for _, p := range strings.Split(annotations[AnnotationScalerPrivileges], ",") {
+		p = strings.Join(strings.Fields(strings.ToUpper(p)), " ")
+		switch {
+		case p == "":
+		case !slices.Contains(ScalerPrivilegesAllowed, p):
+			problems = append(problems, fmt.Sprintf("annotation %s names %q, which innokeda does not grant: only %s",
+				AnnotationScalerPrivileges, p, strings.Join(ScalerPrivilegesAllowed, " and ")))
+		case !slices.Contains(s.Privileges, p):
+			s.Privileges = append(s.Privileges, p)
+		}
+	}
+	slices.Sort(s.Privileges)
+	return s, problems
+}
 
 // HostService is the service that triggers are pointed at.
 type HostService string

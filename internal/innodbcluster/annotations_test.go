@@ -1,0 +1,41 @@
+package innodbcluster
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestScalerSettingsFromAnnotations(t *testing.T) {
+	tests := []struct {
+		name         string
+		annotations  map[string]string
+		want         ScalerSettings
+		wantProblems []string
+	}{
+		{name: "none: root, as before", want: ScalerSettings{Account: ScalerAccountRoot}},
+		{name: "root", annotations: map[string]string{AnnotationScalerAccount: "root"}, want: ScalerSettings{Account: ScalerAccountRoot}},
+		{name: "managed", annotations: map[string]string{AnnotationScalerAccount: " managed "}, want: ScalerSettings{Account: ScalerAccountManaged}},
+		{name: "managed with the allowed privileges, any case and spacing, once each",
+			annotations: map[string]string{AnnotationScalerAccount: "managed", AnnotationScalerPrivileges: "replication   client, process,PROCESS"},
+			want:        ScalerSettings{Account: ScalerAccountManaged, Privileges: []string{"PROCESS", "REPLICATION CLIENT"}}},
+		{name: "an unknown account: a problem, no default",
+			annotations:  map[string]string{AnnotationScalerAccount: "Managed!"},
+			wantProblems: []string{`annotation innokeda.io/scaler-account="Managed!" is not "managed" or "root"`}},
+		{name: "privileges outside the allowlist are refused, the others kept",
+			annotations: map[string]string{AnnotationScalerAccount: "managed", AnnotationScalerPrivileges: "PROCESS, SUPER, FILE, ALL PRIVILEGES"},
+			want:        ScalerSettings{Account: ScalerAccountManaged, Privileges: []string{"PROCESS"}},
+			wantProblems: []string{
+				`annotation innokeda.io/scaler-privileges names "SUPER", which innokeda does not grant: only PROCESS and REPLICATION CLIENT`,
+				`annotation innokeda.io/scaler-privileges names "FILE", which innokeda does not grant: only PROCESS and REPLICATION CLIENT`,
+				`annotation innokeda.io/scaler-privileges names "ALL PRIVILEGES", which innokeda does not grant: only PROCESS and REPLICATION CLIENT`,
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, problems := ScalerSettingsFromAnnotations(tc.annotations)
+			if !reflect.DeepEqual(got, tc.want) || !reflect.DeepEqual(problems, tc.wantProblems) {
+				t.Errorf("got %+v %q\nwant %+v %q", got, problems, tc.want, tc.wantProblems)
+			}
+		})
+	}
+}
