@@ -2,6 +2,7 @@ package dryrun
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"golang.org/x/sync/singleflight"
 )
 
 // Observation is what a dry-run saw: at most the first row, and whether there was another.
@@ -60,7 +62,8 @@ const (
 
 // Runner runs dry-runs, at most a fixed number at a time.
 type Runner struct {
-	slots chan struct{}
+	slots   chan struct{}
+	flights singleflight.Group
 }
 
 // NewRunner returns a Runner that runs at most concurrency dry-runs at once.
@@ -89,6 +92,50 @@ func (r *Runner) Run(ctx context.Context, cfg *mysql.Config, dialAddress, query 
 			return Observation{}, &RefusedError{err}
 		}
 	}
+	// A GitOps sync applies many ScaledObjects with the same query and credentials at
+	// once: identical dry-runs in flight share one connection and one result instead of
+	// queueing for the slots one by one. The key is a hash: it never holds the password.
+	ch := r.flights.DoChan(flightKey(cfg, dialAddress, query), func() (any, error) {
+		obs, err := r.run(ctx, cfg, dialAddress, query, deadline)
+		return flight{obs, err}, nil
+	})
+	select {
+	case res := <-ch:
+		f := res.Val.(flight)
+		return f.obs, f.err
+	case <-ctx.Done():
+	}
+	// The dry-run that ran under this ctx ends within cleanupGrace of it, and says why
+	// (busy, timed out); one started under another caller's may go on longer.
+	grace := time.NewTimer(cleanupGrace)
+	defer grace.Stop()
+	select {
+	case res := <-ch:
+		f := res.Val.(flight)
+		return f.obs, f.err
+	case <-grace.C:
+		return Observation{}, ErrTimedOut
+	}
+}
+
+// flight is the outcome of one dry-run, shared by the identical ones that waited for it.
+type flight struct {
+	obs Observation
+	err error
+}
+
+// flightKey identifies a dry-run by everything its outcome depends on: the connection
+// settings (the DSN, password included), the address and the query.
+func flightKey(cfg *mysql.Config, dialAddress, query string) string {
+	h := sha256.New()
+	for _, part := range []string{cfg.FormatDSN(), dialAddress, query} {
+		_, _ = fmt.Fprintf(h, "%d:%s;", len(part), part)
+	}
+	return string(h.Sum(nil))
+}
+
+// run is one dry-run, in a slot.
+func (r *Runner) run(ctx context.Context, cfg *mysql.Config, dialAddress, query string, deadline time.Time) (Observation, error) {
 	select {
 	case r.slots <- struct{}{}:
 		defer func() { <-r.slots }()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,5 +160,56 @@ func TestRunLimitsConcurrency(t *testing.T) {
 	}
 	if err := <-done; !errors.Is(err, dryrun.ErrTimedOut) {
 		t.Errorf("first dry-run: error = %v, want ErrTimedOut", err)
+	}
+}
+
+// TestIdenticalDryRunsShareOne: a burst of the same query with the same credentials costs
+// the server a few connections, not one each; a dry-run with other credentials is never
+// answered by another's result.
+func TestIdenticalDryRunsShareOne(t *testing.T) {
+	server := harness.SharedMariaDB(t)
+	ctx := context.Background()
+	before, err := server.Connections(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := dryrun.NewRunner(1)
+	const n = 50
+	const query = "SELECT COUNT(*) FROM testdb.testtable WHERE testcolumn2 = 'none'"
+	var wg sync.WaitGroup
+	values := make([]any, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg := appConfig(harness.AppUser, harness.AppPassword)
+			if i%10 == 9 {
+				cfg = appConfig(harness.AppUser, "wrong-password") // must fail, whatever the others do
+			}
+			runCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			var obs dryrun.Observation
+			obs, errs[i] = runner.Run(runCtx, cfg, server.Addr, query)
+			values[i] = obs.Value
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		var serverErr *dryrun.ServerError
+		switch {
+		case i%10 == 9 && !(errors.As(errs[i], &serverErr) && serverErr.Number == 1045):
+			t.Errorf("dry-run %d with a wrong password: %v, %v; want access denied", i, values[i], errs[i])
+		case i%10 != 9 && (errs[i] != nil || fmt.Sprint(values[i]) != "12"):
+			t.Errorf("dry-run %d: %v, %v; want 12", i, values[i], errs[i])
+		}
+	}
+	after, err := server.Connections(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d dry-runs, %d connections", n, after-before)
+	if after-before >= n/2 {
+		t.Errorf("%d connections for %d dry-runs of two kinds", after-before, n)
 	}
 }
