@@ -31,7 +31,7 @@ type AdminSession struct {
 type StatementError struct{ Number uint16 }
 
 func (e *StatementError) Error() string {
-	return fmt.Sprintf("MySQL error %d (%s)", e.Number, adminErrorName(e.Number))
+	return fmt.Sprintf("MySQL error %d (%s)", e.Number, errorName(e.Number))
 }
 
 // OpenAdminSession connects with cfg to dialAddress, and only there. ctx must have a
@@ -136,33 +136,4 @@ func CheckLogin(ctx context.Context, cfg *mysql.Config, dialAddress string) erro
 		return d.classify(ctx, err)
 	}
 	return conn.Close()
-}
-
-// adminErrorNames are MySQL's names for errors of account statements, beside those of
-// errorNames.
-var adminErrorNames = map[uint16]string{
-	1141: "ER_NONEXISTING_GRANT",
-	1147: "ER_NONEXISTING_TABLE_GRANT",
-	1193: "ER_UNKNOWN_SYSTEM_VARIABLE",
-	1269: "ER_REVOKE_GRANTS",
-	1290: "ER_OPTION_PREVENTS_STATEMENT",
-	1396: "ER_CANNOT_USER",
-	1403: "ER_NONEXISTING_PROC_GRANT",
-	1410: "ER_CANT_CREATE_USER_WITH_GRANT",
-	1470: "ER_WRONG_STRING_LENGTH",
-	1819: "ER_NOT_VALID_PASSWORD",
-	1820: "ER_MUST_CHANGE_PASSWORD",
-	1862: "ER_MUST_CHANGE_PASSWORD_LOGIN",
-	3100: "ER_RUN_HOOK_ERROR",
-	3118: "ER_ACCOUNT_HAS_BEEN_LOCKED",
-	3628: "ER_MANDATORY_ROLE",
-	3638: "ER_CREDENTIALS_CONTRADICT_TO_HISTORY",
-	4151: "ER_ACCOUNT_HAS_BEEN_LOCKED (MariaDB)",
-}
-
-func adminErrorName(n uint16) string {
-	if name, ok := adminErrorNames[n]; ok {
-		return name
-	}
-	return errorName(n)
 }

@@ -62,7 +62,7 @@ func StartMariaDB() (*MariaDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mariadb-install-db: %w: %s", err, out)
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +264,8 @@ func findBinary(name string) (string, error) {
 	return "", errors.New(name + " not found: install mariadb-server (apt-get install -y mariadb-server)")
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

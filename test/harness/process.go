@@ -66,7 +66,7 @@ func StartProcess(cp *ControlPlane, binary string, user envtest.User, webhookPor
 	}
 	ports := make([]int, 2)
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = FreePort(); err != nil {
 			return nil, err
 		}
 	}

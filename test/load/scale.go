@@ -105,7 +105,7 @@ func runScale(ctx context.Context, prebuilt string, o scaleOptions) (missed bool
 		ready        time.Duration
 	}{{name: "keda", binary: bins.keda}, {name: "floor", binary: bins.floor}}
 	for i := range peers {
-		port, err := freePort()
+		port, err := harness.FreePort()
 		if err != nil {
 			return false, err
 		}

@@ -137,7 +137,7 @@ func setUp(ctx context.Context, bins binaries) (b *bench, err error) {
 		binary string
 		name   string
 	}{{&b.floor, bins.floor, "floor"}, {&b.keda, bins.keda, "keda"}} {
-		port, err := freePort()
+		port, err := harness.FreePort()
 		if err != nil {
 			return b, err
 		}
@@ -255,15 +255,6 @@ func (b *bench) dbCounters(ctx context.Context) (dbCounters, error) {
 		}
 	}
 	return c, rows.Err()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func logf(format string, args ...any) {
