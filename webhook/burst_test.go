@@ -1,6 +1,8 @@
 package webhook_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +15,9 @@ import (
 )
 
 // TestABurstOfValidationsIsAnsweredInTime: 200 validations at once against a MariaDB that
-// takes 50 connections. The dry-runs queue for innokeda's slots (--dry-run-max-concurrent)
-// instead of exhausting the server: every one is dry-run, within the budget.
+// takes 50 connections, each with a query of its own (identical ones would share a dry-run).
+// The dry-runs queue for innokeda's slots (--dry-run-max-concurrent) instead of exhausting
+// the server: every one is dry-run, within the budget.
 func TestABurstOfValidationsIsAnsweredInTime(t *testing.T) {
 	db := harness.SharedMariaDB(t)
 	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn)
@@ -26,12 +29,16 @@ func TestABurstOfValidationsIsAnsweredInTime(t *testing.T) {
 		warnings []string
 	}
 	answers := make([]answer, n)
-	req := request(t, admissionv1.Create, filled())
+	connectionsBefore, err := db.Connections(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			req := request(t, admissionv1.Create, filled(withQuery(fmt.Sprintf("SELECT COUNT(*) FROM testdb.testtable WHERE id > %d", i))))
 			start := time.Now()
 			resp := f.handle(t, req)
 			a := answer{allowed: resp.Allowed, took: time.Since(start), warnings: resp.Warnings}
@@ -52,5 +59,12 @@ func TestABurstOfValidationsIsAnsweredInTime(t *testing.T) {
 			t.Errorf("validation %d took %v, budget %v", i, a.took, budget)
 		}
 	}
-	t.Logf("%d simultaneous validations, the slowest answered in %v", n, slowest)
+	connections, err := db.Connections(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if connections-connectionsBefore < n {
+		t.Errorf("%d connections for %d distinct dry-runs", connections-connectionsBefore, n)
+	}
+	t.Logf("%d simultaneous validations, %d connections, the slowest answered in %v", n, connections-connectionsBefore, slowest)
 }
