@@ -23,9 +23,6 @@ func (s *Secrets) Add(values ...string) {
 	}
 }
 
-// Values returns the recorded values.
-func (s *Secrets) Values() []string { return s.values }
-
 func contains(values []string, v string) bool {
 	for _, x := range values {
 		if x == v {
