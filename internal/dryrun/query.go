@@ -56,15 +56,50 @@ func CheckQueryInMode(query, sqlMode string) error {
 	return checkGrammar(query, mode)
 }
 
-// checkGrammar parses query with the lexical and grammar rules of mode.
-func checkGrammar(query string, mode tidbmysql.SQLMode) error {
+// ErrUnreadable is a query on which the parser itself failed: its value driver panics on
+// some literals it cannot represent (a decimal of more than 81 digits, found by fuzzing).
+// Such a query is refused, never admitted unread: the webhook's failure policy would
+// otherwise let it through, and the controller would crash on it.
+var ErrUnreadable = errors.New("holds something innokeda's MySQL parser cannot read, such as a number of more than 81 digits: simplify it")
+
+// Parse parses query with the lexical and grammar rules of mode and hands the statements
+// to use while the parser is held: TiDB's parser reuses its memory, so the tree is valid
+// only until the parser parses again. A panic of the parser is ErrUnreadable.
+func Parse(query string, mode tidbmysql.SQLMode, use func([]ast.StmtNode) error) (err error) {
 	p := parsers.Get().(*parser.Parser)
-	defer parsers.Put(p)
+	defer func() {
+		if recover() != nil {
+			err = ErrUnreadable // and the parser, in whatever state it was left, is dropped
+			return
+		}
+		parsers.Put(p)
+	}()
 	p.SetSQLMode(mode)
 	stmts, _, err := p.ParseSQL(query)
 	if err != nil {
+		return err
+	}
+	return use(stmts)
+}
+
+// checkGrammar parses query with the lexical and grammar rules of mode.
+func checkGrammar(query string, mode tidbmysql.SQLMode) error {
+	var checked error
+	err := Parse(query, mode, func(stmts []ast.StmtNode) error {
+		checked = checkStatements(stmts)
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrUnreadable):
+		return err
+	case err != nil:
 		return fmt.Errorf("is not a SELECT statement MySQL's grammar accepts (%v): give one SELECT statement that returns a single number", err)
 	}
+	return checked
+}
+
+// checkStatements refuses anything but one read-only SELECT.
+func checkStatements(stmts []ast.StmtNode) error {
 	if len(stmts) != 1 {
 		return fmt.Errorf("holds %d statements: give exactly one SELECT statement, without a semicolon between statements", len(stmts))
 	}

@@ -39,6 +39,9 @@ func TestCheckQuery(t *testing.T) {
 		{"SELECT COUNT(*) FROM t WHERE a < (SELECT SETVAL(s, 5))", "calls SETVAL, which sets a sequence: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
 		{"SELECT get_lock('scaler', 0)", "calls GET_LOCK, which takes a named lock that KEDA's pooled connection would keep: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
 		{"SELECT LENGTH(LOAD_FILE('/etc/passwd'))", "calls LOAD_FILE, which reads a file of the database server: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
+		// Found by fuzzing: TiDB's value driver panics on this literal; refused, not a crash.
+		{"0.0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "holds something innokeda's MySQL parser cannot read, such as a number of more than 81 digits: simplify it"},
+		{"SELECT COUNT(*) FROM t WHERE a > 1.00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001 INTO OUTFILE '/tmp/x'", "holds something innokeda's MySQL parser cannot read, such as a number of more than 81 digits: simplify it"},
 		{"SELECT LASTVAL(s)", ""},       // reads only
 		{"SELECT testdb.nextval()", ""}, // a stored function of that name: what it does is the account's business
 		{"SELECT (SELECT a FROM t FOR UPDATE)", "takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database"},
@@ -180,6 +183,7 @@ var attacks = []string{
 	`SELECT 'x\' INTO OUTFILE "/tmp/f" -- '`, `SELECT "x\" INTO OUTFILE '/tmp/f' -- "`,
 	"SELECT '\xbf' INTO OUTFILE '/tmp/x' -- '", "SELECT 1 -- x\r, 2", "SELECT 1 # x\n, 2", "SELECT 1 /* */ , 2",
 	"SELECT 'it''s'", "SELECT `a``b` FROM t", `SELECT "a""b"`, "SELECT '\x00'", "SELECT `a`;;", "",
+	"0.0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
 }
 
 // FuzzCheckQuery: whatever a ScaledObject's query holds, the check returns (no panic), and

@@ -15,9 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
-	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	tidbmysql "github.com/pingcap/tidb/pkg/parser/mysql"
 	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // the value expressions the parser builds
@@ -33,9 +31,6 @@ type Table struct{ Schema, Name string }
 // String writes t for a message: schema.name, each part backtick-quoted when it is not a
 // plain identifier.
 func (t Table) String() string { return display(t.Schema) + "." + display(t.Name) }
-
-// parsers pools TiDB's MySQL parser, which is not safe for concurrent use.
-var parsers = sync.Pool{New: func() any { return parser.New() }}
 
 // modes are the sql_modes under which the query is read. ANSI_QUOTES turns "..." into an
 // identifier and IGNORE_SPACE turns function names into reserved words; the other modes
@@ -97,19 +92,14 @@ func Read(query, defaultSchema string) ([]Table, error) {
 // The parser reuses its memory for the next parse, so the tree is walked before the parser
 // goes back to the pool.
 func (w *walker) walk(query string, mode tidbmysql.SQLMode) error {
-	p := parsers.Get().(*parser.Parser)
-	defer parsers.Put(p)
-	p.SetSQLMode(mode)
-	stmts, _, err := p.ParseSQL(query)
-	if err != nil {
-		return err
-	}
-	for _, stmt := range stmts {
-		if stmt.Accept(w); w.err != nil {
-			break
+	return dryrun.Parse(query, mode, func(stmts []ast.StmtNode) error {
+		for _, stmt := range stmts {
+			if stmt.Accept(w); w.err != nil {
+				break
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // walker collects the tables of one parse tree. frames holds, innermost last, the CTE
