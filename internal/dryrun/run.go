@@ -95,16 +95,36 @@ func (r *Runner) Run(ctx context.Context, cfg *mysql.Config, dialAddress, query 
 	// A GitOps sync applies many ScaledObjects with the same query and credentials at
 	// once: identical dry-runs in flight share one connection and one result instead of
 	// queueing for the slots one by one. The key is a hash: it never holds the password.
-	ch := r.flights.DoChan(flightKey(cfg, dialAddress, query), func() (any, error) {
-		obs, err := r.run(ctx, cfg, dialAddress, query, deadline)
-		return flight{obs, err}, nil
-	})
-	select {
-	case res := <-ch:
-		f := res.Val.(flight)
-		return f.obs, f.err
-	case <-ctx.Done():
+	// Only a verdict is shared: a dry-run that timed out, found no slot or no server under
+	// another caller's deadline is tried once more under this one's, while it has time.
+	key := flightKey(cfg, dialAddress, query)
+	for retried := false; ; retried = true {
+		led := false // set by the flight's function, which runs only for the caller that led it
+		ch := r.flights.DoChan(key, func() (any, error) {
+			led = true
+			obs, err := r.run(ctx, cfg, dialAddress, query, deadline)
+			return flight{obs, err}, nil
+		})
+		select {
+		case res := <-ch:
+			f := res.Val.(flight)
+			if !led && !retried && transient(f.err) && ctx.Err() == nil && time.Until(deadline) > cleanupGrace {
+				continue
+			}
+			return f.obs, f.err
+		case <-ctx.Done():
+		}
+		return r.afterDeadline(ch)
 	}
+}
+
+// transient tells whether a dry-run's failure says nothing about the query.
+func transient(err error) bool {
+	return errors.Is(err, ErrTimedOut) || errors.Is(err, ErrBusy) || errors.Is(err, ErrUnreachable)
+}
+
+// afterDeadline waits for a flight once the caller's deadline has passed.
+func (r *Runner) afterDeadline(ch <-chan singleflight.Result) (Observation, error) {
 	// The dry-run that ran under this ctx ends within cleanupGrace of it, and says why
 	// (busy, timed out); one started under another caller's may go on longer.
 	grace := time.NewTimer(cleanupGrace)

@@ -213,3 +213,34 @@ func TestIdenticalDryRunsShareOne(t *testing.T) {
 		t.Errorf("%d connections for %d dry-runs of two kinds", after-before, n)
 	}
 }
+
+// TestASharedTimeoutIsTriedAgain: a dry-run that joined another's and got its timeout (the
+// other caller's deadline, not its own) runs once more within its own budget.
+func TestASharedTimeoutIsTriedAgain(t *testing.T) {
+	server := harness.SharedMariaDB(t)
+	runner := dryrun.NewRunner(2)
+	cfg := appConfig(harness.AppUser, harness.AppPassword)
+	const query = "SELECT SLEEP(1)" // one column, 0 after a second
+	short, cancelShort := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancelShort()
+	leader := make(chan error, 1)
+	go func() {
+		_, err := runner.Run(short, cfg, server.Addr, query)
+		leader <- err
+	}()
+	if err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, time.Second, true, func(ctx context.Context) (bool, error) {
+		running, err := server.RunningQueries(ctx)
+		return len(running) > 0, err
+	}); err != nil {
+		t.Fatalf("the first dry-run never ran: %v", err)
+	}
+	long, cancelLong := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancelLong()
+	obs, err := runner.Run(long, cfg, server.Addr, query) // joins the first, then runs its own
+	if err := <-leader; !errors.Is(err, dryrun.ErrTimedOut) {
+		t.Errorf("the first dry-run: %v, want ErrTimedOut", err)
+	}
+	if err != nil || fmt.Sprint(obs.Value) != "0" {
+		t.Errorf("the one that joined it: %+v, %v; want its own dry-run's 0", obs, err)
+	}
+}
