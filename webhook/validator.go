@@ -166,6 +166,19 @@ func (v *ScaledObjectValidator) specUnchanged(req admission.Request, so *kedav1a
 	return equality.Semantic.DeepEqual(old.Spec, so.Spec)
 }
 
+// triggerNotValidated answers for trigger i whose query could not be dry-run (reason, for
+// the degraded metric; why, for people), per --on-unreachable: a warning, or a violation.
+func (v *ScaledObjectValidator) triggerNotValidated(i int, reason, why string) (validation.Violations, []string, error) {
+	degradedTotal.WithLabelValues(webhookValidating, reason).Inc()
+	msg := "the query was not validated: " + why
+	if v.opts.OnUnreachable == OnUnreachableDeny {
+		var violations validation.Violations
+		violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
+		return violations, nil, nil
+	}
+	return nil, []string{fmt.Sprintf("spec.triggers[%d]: %s", i, msg)}, nil
+}
+
 // notValidated answers when validation could not happen at all, per --on-unreachable.
 func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Response {
 	degradedTotal.WithLabelValues(webhookValidating, reason).Inc()
@@ -212,13 +225,8 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the servers of an InnoDBCluster", "trigger", i)
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
-		degradedTotal.WithLabelValues(webhookValidating, degradedServers).Inc()
-		msg := fmt.Sprintf("the query was not validated: innokeda could not look up the services and pods of InnoDBCluster %s: %v", facts.Cluster.Name, err)
-		if v.opts.OnUnreachable == OnUnreachableDeny {
-			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
-			return violations, nil, nil
-		}
-		return nil, []string{prefix + msg}, nil
+		return v.triggerNotValidated(i, degradedServers,
+			fmt.Sprintf("innokeda could not look up the services and pods of InnoDBCluster %s: %v", facts.Cluster.Name, err))
 	}
 	dialAddress, err := v.opts.Hosts.DialAddress(cfg, servers)
 	if err != nil {
@@ -267,13 +275,8 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 			outcome = outcomeBusy
 		}
 		dryRunsTotal.WithLabelValues(outcome).Inc()
-		degradedTotal.WithLabelValues(webhookValidating, outcome).Inc()
-		msg := fmt.Sprintf("the query was not validated: %s (within --dry-run-timeout=%v)", secrets.From(err.Error()), v.opts.DryRunTimeout)
-		if v.opts.OnUnreachable == OnUnreachableDeny {
-			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
-			return violations, nil, nil
-		}
-		return nil, []string{prefix + msg}, nil
+		return v.triggerNotValidated(i, outcome,
+			fmt.Sprintf("%s (within --dry-run-timeout=%v)", secrets.From(err.Error()), v.opts.DryRunTimeout))
 	}
 	dryRunSeconds.Observe(obs.Took.Seconds())
 	value, err := dryrun.Value(obs)

@@ -105,9 +105,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return nil, err
 	}
-	// The webhooks read Secrets with a client of their own: the manager's (QPS 20, burst 30,
-	// shared with the controller) stalled admissions under load, and a short-lived cache
-	// turns a burst of admissions for one cluster into one read.
+	// The webhooks read Secrets with a client of their own: sharing the controller's
+	// rate-limited one stalled admissions under load. A short-lived cache turns a burst of
+	// admissions for one cluster into one read.
 	admissionConfig := withLimits(loaded, o.AdmissionAPIQPS, o.AdmissionAPIBurst)
 	admissionClient, err := client.New(admissionConfig, client.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper()})
 	if err != nil {
