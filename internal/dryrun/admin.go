@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -43,8 +42,7 @@ func OpenAdminSession(ctx context.Context, cfg *mysql.Config, dialAddress string
 	if !ok {
 		return nil, errors.New("MySQL admin session without a deadline")
 	}
-	d := &dialer{address: dialAddress, deadline: deadline, inspect: cfg.TLS == nil}
-	db := sql.OpenDB(newConnector(cfg, d, time.Until(deadline)))
+	d, db := open(cfg, dialAddress, deadline)
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -122,9 +120,8 @@ func CheckLogin(ctx context.Context, cfg *mysql.Config, dialAddress string) erro
 	if !ok {
 		return errors.New("MySQL login check without a deadline")
 	}
-	d := &dialer{address: dialAddress, deadline: deadline, inspect: cfg.TLS == nil}
+	d, db := open(cfg, dialAddress, deadline)
 	defer d.close()
-	db := sql.OpenDB(newConnector(cfg, d, time.Until(deadline)))
 	defer func() { _ = db.Close() }()
 	conn, err := db.Conn(ctx)
 	if err != nil {

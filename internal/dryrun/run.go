@@ -167,8 +167,7 @@ func (r *Runner) run(ctx context.Context, cfg *mysql.Config, dialAddress, query 
 	queryCtx, cancel := context.WithDeadline(ctx, deadline.Add(-budget/cleanupShare))
 	defer cancel()
 
-	session := &dialer{address: dialAddress, deadline: deadline, inspect: cfg.TLS == nil}
-	db := sql.OpenDB(newConnector(cfg, session, budget))
+	session, db := open(cfg, dialAddress, deadline)
 	defer func() { _ = db.Close() }()
 	conn, err := db.Conn(queryCtx)
 	if err != nil {
@@ -276,10 +275,16 @@ func statementTimeLimit(version string, limit time.Duration) string {
 func killConnection(cfg *mysql.Config, dialAddress string, deadline time.Time, id int64) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	killer := &dialer{address: dialAddress, deadline: deadline, inspect: cfg.TLS == nil}
-	db := sql.OpenDB(newConnector(cfg, killer, time.Until(deadline)))
+	_, db := open(cfg, dialAddress, deadline)
 	defer func() { _ = db.Close() }()
 	_, _ = db.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id))
+}
+
+// open returns a database handle for cfg whose connections go only to dialAddress, through
+// a dialer bounded by deadline, with the safeguards of newConnector.
+func open(cfg *mysql.Config, dialAddress string, deadline time.Time) (*dialer, *sql.DB) {
+	d := &dialer{address: dialAddress, deadline: deadline, inspect: cfg.TLS == nil}
+	return d, sql.OpenDB(newConnector(cfg, d, time.Until(deadline)))
 }
 
 // dialer dials only address, through boundedConns it keeps so that the dry-run can close
