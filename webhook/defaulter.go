@@ -27,8 +27,9 @@ const MutatePath = "/mutate-keda-sh-v1alpha1-scaledobject"
 
 // SetupScaledObjectDefaulter registers the mutating webhook with the manager's webhook
 // server; secrets reads the few Secrets the cache cannot answer for (see gather).
-func SetupScaledObjectDefaulter(mgr manager.Manager, clusterDomain string, secrets client.Reader) error {
+func SetupScaledObjectDefaulter(mgr manager.Manager, clusterDomain string, scalerAccounts bool, secrets client.Reader) error {
 	d := NewScaledObjectDefaulter(mgr.GetScheme(), mgr.GetClient(), secrets, clusterDomain)
+	d.scalerAccounts = scalerAccounts
 	mgr.GetWebhookServer().Register(MutatePath, &admission.Webhook{Handler: d})
 	return nil
 }
@@ -42,6 +43,8 @@ type ScaledObjectDefaulter struct {
 	secrets       client.Reader
 	decoder       admission.Decoder
 	clusterDomain string
+	// scalerAccounts: the controller keeps managed scaler accounts (--scaler-accounts).
+	scalerAccounts bool
 }
 
 var _ admission.Handler = &ScaledObjectDefaulter{}
@@ -125,6 +128,13 @@ func (d *ScaledObjectDefaulter) gather(ctx context.Context, so *kedav1alpha1.Sca
 // TriggerAuthentication is what KEDA will use. Only before the controller has written it
 // (or when the cluster names a TriggerAuthentication of its own) is the Secret read.
 func (d *ScaledObjectDefaulter) rootUserInSecret(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (bool, error) {
+	if d.scalerAccounts {
+		// The TriggerAuthentication maps username from the scaler Secret once the account
+		// exists: a username filled into the trigger now would override it then.
+		if settings, problems := innodbcluster.ScalerSettingsFromAnnotations(cluster.Annotations); len(problems) == 0 && settings.Account == innodbcluster.ScalerAccountManaged {
+			return true, nil
+		}
+	}
 	ta := &kedav1alpha1.TriggerAuthentication{}
 	found, err := get(ctx, d.cache, cluster.Namespace, innodbcluster.ManagedTriggerAuthenticationName(cluster.Name), ta)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,8 +24,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/clusterservers"
 	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/internal/redact"
+	"github.com/innokeda/innokeda/internal/sqltables"
 	"github.com/innokeda/innokeda/internal/validation"
 )
 
@@ -49,6 +54,9 @@ type ValidatorOptions struct {
 	KEDANamespace string
 	// Hosts decides which hosts a dry-run may dial.
 	Hosts dryrun.HostPolicy
+	// ScalerAccounts: the controller keeps managed scaler accounts (--scaler-accounts),
+	// so the tables of their triggers' queries must be ones it may grant.
+	ScalerAccounts bool
 }
 
 // SetupScaledObjectValidator registers the validating webhook with the manager's webhook
@@ -212,6 +220,10 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		violations.Add(validation.ReasonConnectionString, validation.Invalid(validation.TriggerPath(i).Child("authenticationRef"),
 			"the connection string the trigger resolves to "+err.Error()))
 	}
+	scaler := v.pollsAsScalerAccount(facts, t)
+	if scaler && err == nil {
+		violations = append(violations, scalerGrantViolations(i, t, cfg.DBName)...)
+	}
 	prefix := fmt.Sprintf("spec.triggers[%d]: ", i)
 	switch {
 	case len(violations) > 0 || !dryRun:
@@ -221,7 +233,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		return nil, []string{prefix + "not dry-run: " + res.unresolved}, nil
 	}
 	// The host's name is not trusted: the address comes from the API objects behind it.
-	servers, err := lookupServers(ctx, v.cache, facts.Cluster)
+	servers, err := clusterservers.Lookup(ctx, v.cache, facts.Cluster)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the servers of an InnoDBCluster", "trigger", i)
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
@@ -234,8 +246,95 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		return nil, []string{prefix + "not dry-run: " + secrets.From(err.Error()) + "; innokeda only connects to the MySQL Operator's services and pods of the cluster, " +
 			"at the addresses the API server gives for them, so only the static checks were made"}, nil
 	}
-	obs, err := v.runner.Run(ctx, cfg, dialAddress, strings.TrimSpace(t.Metadata["query"]))
-	return v.judge(prefix, i, so, t, obs, err, secrets)
+	query := strings.TrimSpace(t.Metadata["query"])
+	obs, err := v.runner.Run(ctx, cfg, dialAddress, query)
+	var notes []string
+	if scaler && notGrantedYet(err) {
+		// Admission comes before the grant: the controller grants SELECT on the query's
+		// tables once the ScaledObject is stored. Every table was checked to be one it may
+		// grant, so root sees what the scaler account will see then.
+		var rootCfg *mysql.Config
+		if rootCfg, err = v.rootAccount(ctx, facts.Cluster, cfg, secrets); err == nil {
+			obs, err = v.runner.Run(ctx, rootCfg, dialAddress, query)
+			notes = append(notes, fmt.Sprintf("%sMySQL account %s has no SELECT yet on a table the query reads: innokeda's controller grants it once the ScaledObject is stored "+
+				"(Event %s on InnoDBCluster %s), KEDA's first polls may fail until then; the dry-run ran as the cluster's root account",
+				prefix, managed.ScalerUser, "ScalerGrantsUpdated", facts.Cluster.Name))
+		}
+	}
+	violations, warnings, err := v.judge(prefix, i, so, t, obs, err, secrets)
+	return violations, append(notes, warnings...), err
+}
+
+// pollsAsScalerAccount tells whether trigger t polls with the managed scaler account of
+// the cluster: the cluster asks for one, and t uses the TriggerAuthentication that maps it.
+func (v *ScaledObjectValidator) pollsAsScalerAccount(facts autofill.Facts, t kedav1alpha1.ScaleTriggers) bool {
+	if !v.opts.ScalerAccounts || !managed.UsesManagedAuthentication(t, facts.Cluster.Name) {
+		return false
+	}
+	settings, problems := innodbcluster.ScalerSettingsFromAnnotations(facts.Cluster.Annotations)
+	return len(problems) == 0 && settings.Account == innodbcluster.ScalerAccountManaged
+}
+
+// scalerGrantViolations checks that the scaler account may be given SELECT on every table
+// trigger i's query reads (dbName is the schema of unqualified names): the controller
+// grants nothing else, so KEDA's polls would fail forever.
+func scalerGrantViolations(i int, t kedav1alpha1.ScaleTriggers, dbName string) validation.Violations {
+	var violations validation.Violations
+	if u := strings.TrimSpace(t.Metadata["username"]); u != "" && u != managed.ScalerUser {
+		violations.Add(validation.ReasonScalerGrant, validation.Invalid(validation.MetadataPath(i, "username"),
+			fmt.Sprintf("KEDA would poll as %q instead of the MySQL account %s that the TriggerAuthentication maps for this cluster (innokeda.io/scaler-account: managed): remove metadata.username", u, managed.ScalerUser)))
+	}
+	path := validation.MetadataPath(i, "query")
+	query := strings.TrimSpace(t.Metadata["query"])
+	if dryrun.CheckQuery(query) != nil {
+		return nil // the static checks say why
+	}
+	tables, err := sqltables.Read(query, dbName)
+	if err != nil {
+		violations.Add(validation.ReasonScalerGrant, validation.Invalid(path, fmt.Sprintf("KEDA polls as MySQL account %s, which innokeda grants SELECT on the tables the query reads; the query %v", managed.ScalerUser, err)))
+		return violations
+	}
+	for _, table := range tables {
+		if reason := sqltables.Refused(table); reason != "" {
+			violations.Add(validation.ReasonScalerGrant, validation.Invalid(path, fmt.Sprintf("KEDA polls as MySQL account %s; the query %s", managed.ScalerUser, reason)))
+		}
+	}
+	return violations
+}
+
+// notGrantedYet tells whether a dry-run failed for want of a privilege: on a table, a
+// column or the database (at connect).
+func notGrantedYet(err error) bool {
+	var serverErr *dryrun.ServerError
+	return errors.As(err, &serverErr) && (serverErr.Number == erTableAccessDenied || serverErr.Number == erColumnAccessDenied || serverErr.Number == erDBAccessDenied)
+}
+
+// MySQL errors for a missing privilege.
+const (
+	erDBAccessDenied     = 1044 // ER_DBACCESS_DENIED_ERROR
+	erTableAccessDenied  = 1142 // ER_TABLEACCESS_DENIED_ERROR
+	erColumnAccessDenied = 1143 // ER_COLUMNACCESS_DENIED_ERROR
+)
+
+// rootAccount returns cfg with the cluster's root account (from spec.secretName), whose
+// password joins secrets.
+func (v *ScaledObjectValidator) rootAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster, cfg *mysql.Config, secrets *redact.Secrets) (*mysql.Config, error) {
+	secret := &corev1.Secret{}
+	found, err := get(ctx, v.creds.secrets, cluster.Namespace, cluster.Spec.SecretName, secret)
+	if err != nil {
+		return nil, err
+	}
+	password, ok := secret.Data[innodbcluster.SecretKeyRootPassword]
+	if !found || !ok {
+		return nil, fmt.Errorf("the cluster's Secret %s has no %s to dry-run with", cluster.Spec.SecretName, innodbcluster.SecretKeyRootPassword)
+	}
+	root := cfg.Clone()
+	root.User, root.Passwd = innodbcluster.DefaultRootUser, string(password)
+	if user := secret.Data[innodbcluster.SecretKeyRootUser]; len(user) > 0 {
+		root.User = string(user)
+	}
+	secrets.Add(root.Passwd)
+	return root, nil
 }
 
 // judge turns a dry-run's outcome into violations or warnings; error texts that may echo a

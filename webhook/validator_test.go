@@ -95,13 +95,13 @@ func operatorObjects(extra ...client.Object) memoryReader {
 }
 
 // newValidatorFixtureReading is newValidatorFixture with the objects read from cache.
-func newValidatorFixtureReading(t testing.TB, cache client.Reader, addr, onUnreachable string) validatorFixture {
+func newValidatorFixtureReading(t testing.TB, cache client.Reader, addr, onUnreachable string, configure ...func(*webhook.ValidatorOptions)) validatorFixture {
 	t.Helper()
 	scheme, err := app.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := webhook.NewScaledObjectValidator(scheme, cache, cache, webhook.ValidatorOptions{
+	o := webhook.ValidatorOptions{
 		DryRunTimeout:        budget,
 		OnUnreachable:        onUnreachable,
 		MaxConcurrentDryRuns: 4,
@@ -111,7 +111,11 @@ func newValidatorFixtureReading(t testing.TB, cache client.Reader, addr, onUnrea
 			"mycluster.db.svc.cluster.local": addr,
 			"mycluster-0.mycluster-instances.db.svc.cluster.local": addr,
 		}},
-	})
+	}
+	for _, c := range configure {
+		c(&o)
+	}
+	v, err := webhook.NewScaledObjectValidator(scheme, cache, cache, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,11 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
+// servingReplicas is how many innokeda replicas the scaler account's connection limit
+// leaves room for, each running up to --dry-run-max-concurrent dry-runs: the chart's
+// replicaCount. A dry-run that finds the limit reached warns that it could not validate.
+const servingReplicas = 2
+
 // maxCachedSecrets bounds the Secrets the webhooks hold at once (each for --secret-cache-ttl).
 const maxCachedSecrets = 1024
 
@@ -114,23 +119,30 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("create the webhooks' API client: %w", err)
 	}
 	secrets := secretcache.New(admissionClient, o.SecretCacheTTL, maxCachedSecrets)
-	if err := innokedawebhook.SetupScaledObjectDefaulter(mgr, o.ClusterDomain, secrets); err != nil {
+	if err := innokedawebhook.SetupScaledObjectDefaulter(mgr, o.ClusterDomain, o.ScalerAccounts, secrets); err != nil {
 		return nil, fmt.Errorf("set up the mutating webhook: %w", err)
+	}
+	hosts := dryrun.HostPolicy{
+		ClusterDomain: o.ClusterDomain,
+		AllowedHosts:  o.DryRunAllowedHosts,
+		Aliases:       o.DryRunHostAliases,
 	}
 	if err := innokedawebhook.SetupScaledObjectValidator(mgr, secrets, innokedawebhook.ValidatorOptions{
 		DryRunTimeout:        o.DryRunTimeout,
 		OnUnreachable:        o.OnUnreachable,
 		MaxConcurrentDryRuns: o.MaxConcurrentDryRuns,
 		KEDANamespace:        o.KEDANamespace,
-		Hosts: dryrun.HostPolicy{
-			ClusterDomain: o.ClusterDomain,
-			AllowedHosts:  o.DryRunAllowedHosts,
-			Aliases:       o.DryRunHostAliases,
-		},
+		Hosts:                hosts,
+		ScalerAccounts:       o.ScalerAccounts,
 	}); err != nil {
 		return nil, fmt.Errorf("set up the validating webhook: %w", err)
 	}
-	if err := controller.SetupWithManager(mgr, o.Controller); err != nil {
+	controllerOptions := o.Controller
+	controllerOptions.ScalerAccounts = o.ScalerAccounts
+	controllerOptions.Hosts = hosts
+	// Every replica serves dry-runs; the chart runs two.
+	controllerOptions.DryRunConnections = servingReplicas * o.MaxConcurrentDryRuns
+	if err := controller.SetupWithManager(mgr, controllerOptions); err != nil {
 		return nil, fmt.Errorf("set up the InnoDBCluster controller: %w", err)
 	}
 	return mgr, nil

@@ -45,6 +45,11 @@ type Options struct {
 	AdmissionAPIBurst int
 	SecretCacheTTL    time.Duration
 
+	// ScalerAccounts lets the controller keep least-privilege MySQL accounts for clusters
+	// annotated innokeda.io/scaler-account: managed. Off by default in the binary: it needs
+	// RBAC to write Secrets, which the Helm chart grants with scalerAccounts.enabled.
+	ScalerAccounts bool
+
 	// WebhookHost is the address the webhook server binds to; empty means every
 	// interface. It has no flag: tests bind to loopback.
 	WebhookHost string
@@ -116,6 +121,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.AdmissionAPIQPS, "admission-api-qps", o.AdmissionAPIQPS, "Requests per second the webhooks' own API client may make (it reads Secrets for dry-runs); the controller's client is separate.")
 	fs.IntVar(&o.AdmissionAPIBurst, "admission-api-burst", o.AdmissionAPIBurst, "Burst of the webhooks' own API client.")
 	fs.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", o.SecretCacheTTL, "How long a Secret the webhooks read is reused (in memory only, never logged); 0 reads it for every admission.")
+	fs.BoolVar(&o.ScalerAccounts, "scaler-accounts", o.ScalerAccounts, "Keep a least-privilege MySQL account, and the Secret holding its password, for each InnoDBCluster annotated innokeda.io/scaler-account: managed (needs create, update and delete on Secrets).")
 	o.Zap.BindFlags(fs)
 }
 

@@ -6,6 +6,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
@@ -21,10 +23,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 )
@@ -53,11 +58,24 @@ type Options struct {
 	// (it would have to cache them all), and the TriggerAuthentication maps rootUser only
 	// when the Secret has that key.
 	Resync time.Duration
+
+	// ScalerAccounts lets innokeda keep a least-privilege MySQL account for clusters
+	// annotated innokeda.io/scaler-account: managed (--scaler-accounts).
+	ScalerAccounts bool
+	// Hosts is the dry-run's host policy: the account is kept only on servers a dry-run
+	// may connect to, dialed the same way.
+	Hosts dryrun.HostPolicy
+	// MySQLTimeout bounds one pass over a cluster's MySQL account: the connections, the
+	// statements, the move to the primary.
+	MySQLTimeout time.Duration
+	// DryRunConnections is how many dry-runs may hold a connection as the account at
+	// once, across innokeda's replicas; its connection limit leaves room for them.
+	DryRunConnections int
 }
 
 // DefaultOptions are the production settings.
 func DefaultOptions() Options {
-	return Options{RetryBaseDelay: time.Second, RetryMaxDelay: 5 * time.Minute, Resync: 10 * time.Minute}
+	return Options{RetryBaseDelay: time.Second, RetryMaxDelay: 5 * time.Minute, Resync: 10 * time.Minute, MySQLTimeout: 10 * time.Second}
 }
 
 // InnoDBClusterReconciler reconciles annotated InnoDBClusters.
@@ -66,6 +84,7 @@ type InnoDBClusterReconciler struct {
 	secrets  client.Reader // uncached: Secrets are never cached
 	recorder events.EventRecorder
 	opts     Options
+	scalers  scalerAccounts
 }
 
 // SetupWithManager adds the controller to mgr. It runs only on the leader.
@@ -79,10 +98,50 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		// editing it) and deletions need innokeda to act.
 		Owns(&kedav1alpha1.TriggerAuthentication{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&kedav1alpha1.ScaledObject{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Any ScaledObject that polls with a cluster's managed TriggerAuthentication decides
+		// the grants of the cluster's scaler account: a change to its spec, or its deletion
+		// (KEDA's finalizer makes that an update first), is reconciled at once.
+		Watches(&kedav1alpha1.ScaledObject{}, handler.EnqueueRequestsFromMapFunc(clustersPolledBy),
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deletionStarted))).
 		WithOptions(controller.Options{
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
 		}).
 		Complete(r)
+}
+
+// clustersPolledBy maps a ScaledObject to the clusters whose managed TriggerAuthentication
+// (<cluster>-innokeda) its mysql triggers reference. A name that is no cluster's costs one
+// cache read in Reconcile.
+func clustersPolledBy(_ context.Context, obj client.Object) []reconcile.Request {
+	so, ok := obj.(*kedav1alpha1.ScaledObject)
+	if !ok {
+		return nil
+	}
+	var requests []reconcile.Request
+	for _, t := range so.Spec.Triggers {
+		if t.AuthenticationRef == nil {
+			continue
+		}
+		cluster, ok := strings.CutSuffix(t.AuthenticationRef.Name, managed.Name(""))
+		if !ok || cluster == "" || !managed.UsesManagedAuthentication(t, cluster) {
+			continue
+		}
+		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: so.Namespace, Name: cluster}}
+		if !slices.Contains(requests, req) {
+			requests = append(requests, req)
+		}
+	}
+	return requests
+}
+
+// deletionStarted passes the update that marks an object for deletion.
+var deletionStarted = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp() == nil && e.ObjectNew.GetDeletionTimestamp() != nil
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
 // Reconcile makes the TriggerAuthentication and the ScaledObject of one cluster what its
@@ -96,34 +155,77 @@ func (r *InnoDBClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if !cluster.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	if err := r.reconcileTriggerAuthentication(ctx, cluster); err != nil {
+	retry, err := r.reconcileTriggerAuthentication(ctx, cluster)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.reconcileScaledObject(ctx, cluster); err != nil {
 		return ctrl.Result{}, err
 	}
+	if retry > 0 {
+		return ctrl.Result{RequeueAfter: retry}, nil
+	}
 	return ctrl.Result{RequeueAfter: r.opts.Resync}, nil
 }
 
-func (r *InnoDBClusterReconciler) reconcileTriggerAuthentication(ctx context.Context, cluster *innodbcluster.InnoDBCluster) error {
+// reconcileTriggerAuthentication keeps the TriggerAuthentication and the account it maps:
+// the cluster's root account, or the scaler account innokeda keeps. The switch to the
+// scaler account happens once the account and its grants exist; the switch back happens
+// before the account is dropped. retry, when not zero, is when to try the account again.
+func (r *InnoDBClusterReconciler) reconcileTriggerAuthentication(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (retry time.Duration, err error) {
+	key := client.ObjectKeyFromObject(cluster)
 	existing := &kedav1alpha1.TriggerAuthentication{}
-	found, proceed, err := r.claim(ctx, cluster, existing, managed.WantsTriggerAuthentication(cluster))
-	if err != nil || !proceed {
-		return err
-	}
-	rootUser, err := r.secretHasRootUser(ctx, cluster)
+	wanted := managed.WantsTriggerAuthentication(cluster)
+	found, proceed, err := r.claim(ctx, cluster, existing, wanted)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	want := managed.TriggerAuthentication(cluster, rootUser)
-	if found && managed.TriggerAuthenticationUpToDate(existing, want) {
-		return nil
+	if !proceed {
+		if !wanted { // deleted, or never there: nothing maps the account any more
+			r.scalers.set(key, false)
+			return r.removeScalerAccount(ctx, cluster)
+		}
+		return 0, nil
 	}
-	if err := r.apply(ctx, want); err != nil {
-		return fmt.Errorf("apply TriggerAuthentication %s: %w", want.Name, err)
+	mapsScaler := found && managed.MapsScalerAccount(existing, cluster)
+	wish, settings := r.scalerWishOf(cluster)
+	if wish == wishUnchanged {
+		wish = wishRoot
+		if mapsScaler {
+			wish = wishManaged
+		}
 	}
-	r.written(ctx, cluster, want, found)
-	return nil
+	var want *kedav1alpha1.TriggerAuthentication
+	var accountErr error
+	if wish == wishManaged {
+		var ready bool
+		ready, retry, accountErr = r.ensureScalerAccount(ctx, cluster, settings)
+		switch {
+		case ready || mapsScaler:
+			// An account that worked stays mapped while innokeda cannot reach the server.
+			want = managed.ScalerTriggerAuthentication(cluster)
+		case accountErr != nil:
+			return 0, accountErr
+		}
+	}
+	if want == nil {
+		rootUser, err := r.secretHasRootUser(ctx, cluster)
+		if err != nil {
+			return 0, err
+		}
+		want = managed.TriggerAuthentication(cluster, rootUser)
+	}
+	if !found || !managed.TriggerAuthenticationUpToDate(existing, want) {
+		if err := r.apply(ctx, want); err != nil {
+			return 0, fmt.Errorf("apply TriggerAuthentication %s: %w", want.Name, err)
+		}
+		r.written(ctx, cluster, want, found)
+	}
+	r.scalers.set(key, managed.MapsScalerAccount(want, cluster))
+	if wish == wishRoot {
+		return r.removeScalerAccount(ctx, cluster)
+	}
+	return retry, accountErr
 }
 
 func (r *InnoDBClusterReconciler) reconcileScaledObject(ctx context.Context, cluster *innodbcluster.InnoDBCluster) error {
@@ -243,6 +345,8 @@ func kindOf(obj client.Object) string {
 		return "TriggerAuthentication"
 	case *kedav1alpha1.ScaledObject:
 		return "ScaledObject"
+	case *corev1.Secret:
+		return "Secret"
 	}
 	return obj.GetObjectKind().GroupVersionKind().Kind
 }

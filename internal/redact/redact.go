@@ -83,3 +83,25 @@ func wordAt(text string, i, n int) bool {
 func isWordByte(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
+
+// Error returns err with the recorded values kept out of its message; errors.Is and
+// errors.As still see the errors it wraps. A nil err, or one whose message holds no
+// recorded value, is returned as it is.
+func (s *Secrets) Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	text := s.From(err.Error())
+	if text == err.Error() {
+		return err
+	}
+	return &redactedError{err: err, text: text}
+}
+
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -1,6 +1,10 @@
 package redact
 
-import "testing"
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
 
 func TestFrom(t *testing.T) {
 	tests := []struct {
@@ -41,5 +45,24 @@ func TestFrom(t *testing.T) {
 	var none *Secrets
 	if got := none.From("x"); got != "x" {
 		t.Errorf("nil Secrets changed the text: %q", got)
+	}
+}
+
+func TestError(t *testing.T) {
+	var s Secrets
+	s.Add("Pw0rd")
+	inner := errors.New("MySQL error 1045")
+	err := s.Error(fmt.Errorf("ALTER USER x IDENTIFIED BY 'Pw0rd': %w", inner))
+	if err.Error() != "ALTER USER x IDENTIFIED BY '[redacted]': MySQL error 1045" {
+		t.Errorf("message %q", err)
+	}
+	if !errors.Is(err, inner) {
+		t.Error("the wrapped error is no longer seen through the redaction")
+	}
+	if clean := errors.New("no secret here"); s.Error(clean) != clean {
+		t.Error("an error without a secret was wrapped")
+	}
+	if s.Error(nil) != nil {
+		t.Error("nil became an error")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/redact"
 )
 
 // Admin is a root session on one MySQL server. A statement or query the server rejects
@@ -329,21 +330,10 @@ func checkPrimary(ctx context.Context, conn Admin) error {
 
 // redacted hides password in err's message; errors.Is and errors.As still see through it.
 func redacted(err error, password string) error {
-	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
-		return err
-	}
-	return &redactedError{err: err, password: password}
+	var s redact.Secrets
+	s.Add(password)
+	return s.Error(err)
 }
-
-type redactedError struct {
-	err      error
-	password string
-}
-
-func (e *redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.password, "<redacted>")
-}
-func (e *redactedError) Unwrap() error { return e.err }
 
 // passwordLength and passwordAlphabet: 40 characters of 62 are 238 bits, and need no
 // quoting in a DSN, a YAML file or SQL.

@@ -201,7 +201,7 @@ func TestEnsureRuns(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), testPassword) {
 			t.Fatalf("error = %v", err)
 		}
-		if want := "CREATE USER IF NOT EXISTS 'innokeda_scaler'@'%' IDENTIFIED BY <redacted> WITH MAX_USER_CONNECTIONS 10: near '<redacted>' at line 1"; err.Error() != want {
+		if want := "CREATE USER IF NOT EXISTS 'innokeda_scaler'@'%' IDENTIFIED BY [redacted] WITH MAX_USER_CONNECTIONS 10: near '[redacted]' at line 1"; err.Error() != want {
 			t.Errorf("error = %q, want %q", err, want)
 		}
 	})

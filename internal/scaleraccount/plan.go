@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/innokeda/innokeda/internal/redact"
 	"github.com/innokeda/innokeda/internal/sqltables"
 )
 
@@ -179,7 +180,7 @@ func Plan(current Current, d Desired) ([]Statement, error) {
 	acct := account(d.User, d.Host)
 	// secret is a statement that holds the password, between before and after.
 	secret := func(kind Kind, before, after string) Statement {
-		return Statement{Kind: kind, SQL: before + quoteString(d.Password) + after, Redacted: before + "<redacted>" + after}
+		return Statement{Kind: kind, SQL: before + quoteString(d.Password) + after, Redacted: before + redact.Placeholder + after}
 	}
 	plain := func(kind Kind, sql, what string) Statement {
 		return Statement{Kind: kind, SQL: sql, Redacted: sql, What: what}

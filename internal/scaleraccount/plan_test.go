@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/innokeda/innokeda/internal/redact"
 	"github.com/innokeda/innokeda/internal/sqltables"
 )
 
@@ -202,7 +203,7 @@ func TestPlanRedactsThePassword(t *testing.T) {
 				t.Errorf("%q shows the password", shown)
 			}
 		}
-		if !strings.Contains(s.SQL, testPassword) || !strings.Contains(s.Redacted, "<redacted>") {
+		if !strings.Contains(s.SQL, testPassword) || !strings.Contains(s.Redacted, redact.Placeholder) {
 			t.Errorf("SQL %q, redacted %q", s.SQL, s.Redacted)
 		}
 	}

@@ -31,6 +31,7 @@ const (
 	ReasonQueryResult          = "query-result"
 	ReasonServerRejected       = "server-rejected"
 	ReasonNotValidated         = "not-validated"
+	ReasonScalerGrant          = "scaler-grant"
 )
 
 // Violation is one reason to deny.

@@ -33,6 +33,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"zero-yaml", "mycluster"},
 	{"impostor", "mycluster"},
 	{"concurrent", "mycluster"},
+	{"scaler", "mycluster"},
 }
 
 func TestMain(m *testing.M) {
@@ -64,6 +65,7 @@ func run(m *testing.M) int {
 		member0 := innodbcluster.StatefulSetName(c.cluster) + "-0." + innodbcluster.ServiceHost(innodbcluster.InstancesService(c.cluster), c.namespace, "cluster.local")
 		opts.DryRunHostAliases[member0] = mariadb.Addr
 	}
+	opts.ScalerAccounts = true
 	// Short, so that the test of the backoff after a refusal runs in seconds.
 	opts.Controller.RetryBaseDelay, opts.Controller.RetryMaxDelay = 200*time.Millisecond, 5*time.Second
 	mgr, err := harness.StartManager(cp, opts)

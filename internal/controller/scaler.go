@@ -1,0 +1,319 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/innokeda/innokeda/internal/clusterservers"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/redact"
+	"github.com/innokeda/innokeda/internal/scaleraccount"
+)
+
+// Event reasons of the managed scaler account, on the InnoDBCluster. No event holds a
+// password: messages name Secrets and keys, and MySQL's errors are given by number.
+const (
+	ReasonScalerAccountReady   = "ScalerAccountReady"
+	ReasonScalerGrantsUpdated  = "ScalerGrantsUpdated"
+	ReasonScalerAccountFailed  = "ScalerAccountFailed"
+	ReasonScalerAccountRemoved = "ScalerAccountRemoved"
+	ReasonScalerTriggerProblem = "ScalerTriggerNotGranted"
+)
+
+// readOnlyRetry is how long innokeda waits before trying again on a server that is not
+// the primary and did not say which is (a group electing one, a cluster starting): the
+// failure is not innokeda's to fix, so the exponential backoff's fast first retries
+// would only load the server.
+const readOnlyRetry = time.Minute
+
+var scalerAccountsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "innokeda_scaler_accounts",
+	Help: "InnoDBClusters whose TriggerAuthentication maps the least-privilege MySQL account innokeda keeps (innokeda.io/scaler-account: managed).",
+})
+
+func init() { metrics.Registry.MustRegister(scalerAccountsGauge) }
+
+// scalerAccounts remembers which clusters' TriggerAuthentications map the scaler account,
+// for the gauge; only the leader reconciles, so only its gauge counts.
+type scalerAccounts struct {
+	mu     sync.Mutex
+	mapped map[types.NamespacedName]bool
+}
+
+func (s *scalerAccounts) set(cluster types.NamespacedName, mapped bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mapped == nil {
+		s.mapped = map[types.NamespacedName]bool{}
+	}
+	if mapped {
+		s.mapped[cluster] = true
+	} else {
+		delete(s.mapped, cluster)
+	}
+	scalerAccountsGauge.Set(float64(len(s.mapped)))
+}
+
+// scalerWish is what a cluster's annotations ask of the account KEDA polls with.
+type scalerWish int
+
+const (
+	wishRoot      scalerWish = iota // the cluster's root account: the default
+	wishManaged                     // the least-privilege account innokeda keeps
+	wishUnchanged                   // an annotation innokeda cannot act on: change nothing
+)
+
+// scalerWishOf reads the scaler annotations, and says in an Event why innokeda will not
+// act on them when it will not.
+func (r *InnoDBClusterReconciler) scalerWishOf(cluster *innodbcluster.InnoDBCluster) (scalerWish, innodbcluster.ScalerSettings) {
+	settings, problems := innodbcluster.ScalerSettingsFromAnnotations(cluster.Annotations)
+	switch {
+	case len(problems) > 0:
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonInvalidAnnotation, "Validate",
+			"%s; the MySQL account KEDA polls with is left as it is", strings.Join(problems, "; "))
+		return wishUnchanged, settings
+	case settings.Account != innodbcluster.ScalerAccountManaged:
+		return wishRoot, settings
+	case !r.opts.ScalerAccounts:
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Validate",
+			"annotation %s=%s: this innokeda runs with --scaler-accounts=false (Helm value scalerAccounts.enabled), so KEDA keeps polling as root",
+			innodbcluster.AnnotationScalerAccount, settings.Account)
+		return wishRoot, settings
+	}
+	return wishManaged, settings
+}
+
+// ensureScalerAccount makes the scaler account of cluster what its ScaledObjects need,
+// on the cluster's primary. ready is true when the account exists with its password (a
+// missing table does not stop that: its triggers fail with root as well). retry, when
+// not zero, is when to try again without counting a failure.
+func (r *InnoDBClusterReconciler) ensureScalerAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster, settings innodbcluster.ScalerSettings) (ready bool, retry time.Duration, err error) {
+	password, err := r.scalerPassword(ctx, cluster)
+	if err != nil || password == "" {
+		return false, 0, err
+	}
+	scaledObjects := &kedav1alpha1.ScaledObjectList{}
+	if err := r.client.List(ctx, scaledObjects, client.InNamespace(cluster.Namespace)); err != nil {
+		return false, 0, fmt.Errorf("list ScaledObjects: %w", err)
+	}
+	grants := managed.ScalerGrantsFor(cluster, scaledObjects.Items)
+	for _, p := range grants.Problems {
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerTriggerProblem, "Grant", "%s", p)
+	}
+	desired := scaleraccount.Desired{
+		User:               managed.ScalerUser,
+		Host:               managed.ScalerHost,
+		Password:           password,
+		MaxUserConnections: scaleraccount.ConnectionLimit(grants.Triggers, r.opts.DryRunConnections),
+		Privileges:         settings.Privileges,
+	}
+	for _, t := range grants.Tables {
+		desired.Tables = append(desired.Tables, scaleraccount.Table(t))
+	}
+	var result scaleraccount.Result
+	err = r.onPrimary(ctx, cluster, password, func(ctx context.Context, conn scaleraccount.Admin) error {
+		var ensureErr error
+		result, ensureErr = scaleraccount.Ensure(ctx, conn, desired)
+		return ensureErr
+	})
+	var missing *scaleraccount.MissingTablesError
+	switch {
+	case errors.As(err, &missing):
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Grant",
+			"%v: the triggers that read it fail until it exists; innokeda grants it at its next pass", err)
+	case err != nil:
+		return false, r.scalerFailed(ctx, cluster, "keep", err), r.retryable(err)
+	}
+	r.scalerChanged(cluster, result)
+	return true, 0, nil
+}
+
+// removeScalerAccount drops the scaler account of cluster and deletes its Secret, once
+// the TriggerAuthentication no longer maps it: REVOKE, DROP USER, then the Secret, so
+// that KEDA never holds a credential that does not work.
+func (r *InnoDBClusterReconciler) removeScalerAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (retry time.Duration, err error) {
+	secret := &corev1.Secret{}
+	found, err := r.getSecret(ctx, cluster.Namespace, managed.ScalerSecretName(cluster.Name), secret)
+	if err != nil || !found || !managed.OwnedBy(secret, cluster) {
+		return 0, err
+	}
+	password, _ := managed.ScalerPassword(secret)
+	err = r.onPrimary(ctx, cluster, password, func(ctx context.Context, conn scaleraccount.Admin) error {
+		return scaleraccount.Remove(ctx, conn, managed.ScalerUser, managed.ScalerHost)
+	})
+	if err != nil {
+		return r.scalerFailed(ctx, cluster, "remove", err), r.retryable(err)
+	}
+	if err := r.client.Delete(ctx, secret, client.Preconditions{UID: ptr.To(secret.UID)}); client.IgnoreNotFound(err) != nil {
+		return 0, fmt.Errorf("delete Secret %s: %w", secret.Name, err)
+	}
+	r.recorder.Eventf(cluster, secret, corev1.EventTypeNormal, ReasonScalerAccountRemoved, "Remove",
+		"Dropped MySQL account %s@'%s' and deleted Secret %s: KEDA polls with the cluster's root account again", managed.ScalerUser, managed.ScalerHost, secret.Name)
+	return 0, nil
+}
+
+// scalerPassword returns the scaler account's password from the Secret innokeda owns,
+// creating the Secret, or rewriting one that lost its keys, with a new random password.
+// It returns "" (and says why in an Event) when a Secret of that name is someone else's.
+func (r *InnoDBClusterReconciler) scalerPassword(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (string, error) {
+	name := managed.ScalerSecretName(cluster.Name)
+	existing := &corev1.Secret{}
+	found, err := r.getSecret(ctx, cluster.Namespace, name, existing)
+	if err != nil {
+		return "", err
+	}
+	if found && !managed.OwnedBy(existing, cluster) {
+		r.notOwned(cluster, existing)
+		return "", nil
+	}
+	if found {
+		if password, ok := managed.ScalerPassword(existing); ok {
+			return password, nil
+		}
+	}
+	password, err := scaleraccount.GeneratePassword()
+	if err != nil {
+		return "", err
+	}
+	want := managed.ScalerSecret(cluster, password)
+	if found {
+		// Only what innokeda owns is rewritten; the resourceVersion makes the write fail
+		// rather than overwrite a change made since it was read.
+		want.ResourceVersion = existing.ResourceVersion
+		err = r.client.Update(ctx, want)
+	} else {
+		err = r.client.Create(ctx, want)
+	}
+	if err != nil {
+		return "", fmt.Errorf("write Secret %s: %w", name, err)
+	}
+	r.written(ctx, cluster, want, found)
+	return password, nil
+}
+
+// onPrimary runs do on the cluster's primary, connected as its root account through the
+// dry-run's host policy: innokeda keeps the account only on a server a dry-run may reach.
+func (r *InnoDBClusterReconciler) onPrimary(ctx context.Context, cluster *innodbcluster.InnoDBCluster, scalerPassword string, do func(context.Context, scaleraccount.Admin) error) error {
+	root, err := r.rootAccount(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	servers, err := clusterservers.Lookup(ctx, r.client, cluster)
+	if err != nil {
+		return err
+	}
+	secrets := redact.Secrets{}
+	secrets.Add(root.Passwd, scalerPassword)
+	dial := func(hostPort string) (string, error) {
+		cfg := root.Clone()
+		cfg.Addr = hostPort
+		address, err := r.opts.Hosts.DialAddress(cfg, servers)
+		if err != nil {
+			return "", errors.New(secrets.From(err.Error()))
+		}
+		return address, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.MySQLTimeout)
+	defer cancel()
+	return secrets.Error(scaleraccount.OnPrimary(ctx, root, dial, do))
+}
+
+// rootAccount is the cluster's root account, from spec.secretName, addressed to its
+// instances service (any member: OnPrimary moves to the primary).
+func (r *InnoDBClusterReconciler) rootAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (*mysql.Config, error) {
+	secret := &corev1.Secret{}
+	found, err := r.getSecret(ctx, cluster.Namespace, cluster.Spec.SecretName, secret)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("the cluster's Secret %s (spec.secretName) does not exist", cluster.Spec.SecretName)
+	}
+	password, ok := secret.Data[innodbcluster.SecretKeyRootPassword]
+	if !ok {
+		return nil, fmt.Errorf("the cluster's Secret %s has no key %s", cluster.Spec.SecretName, innodbcluster.SecretKeyRootPassword)
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = net.JoinHostPort(innodbcluster.ServiceHost(innodbcluster.InstancesService(cluster.Name), cluster.Namespace, r.opts.Hosts.ClusterDomain), "3306")
+	cfg.User = innodbcluster.DefaultRootUser
+	if user, ok := secret.Data[innodbcluster.SecretKeyRootUser]; ok && len(user) > 0 {
+		cfg.User = string(user)
+	}
+	cfg.Passwd = string(password)
+	return cfg, nil
+}
+
+// getSecret reads a Secret uncached: innokeda caches no Secret.
+func (r *InnoDBClusterReconciler) getSecret(ctx context.Context, namespace, name string, secret *corev1.Secret) (bool, error) {
+	err := r.secrets.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, secret)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get Secret %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// scalerChanged says in Events what Ensure changed.
+func (r *InnoDBClusterReconciler) scalerChanged(cluster *innodbcluster.InnoDBCluster, result scaleraccount.Result) {
+	account := fmt.Sprintf("%s@'%s'", managed.ScalerUser, managed.ScalerHost)
+	switch {
+	case result.Created:
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeNormal, ReasonScalerAccountReady, "Create",
+			"Created MySQL account %s; its password is in Secret %s", account, managed.ScalerSecretName(cluster.Name))
+	case result.PasswordChanged:
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeNormal, ReasonScalerAccountReady, "Update",
+			"Reset the password of MySQL account %s to the one in Secret %s", account, managed.ScalerSecretName(cluster.Name))
+	}
+	// One event per verb: the events API folds events that differ only in their note
+	// into a series of the first, so a revoke after a grant would not be seen.
+	if len(result.Revoked) > 0 {
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeNormal, ReasonScalerGrantsUpdated, "Revoke",
+			"MySQL account %s: revoked %s", account, strings.Join(result.Revoked, ", "))
+	}
+	if len(result.Granted) > 0 {
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeNormal, ReasonScalerGrantsUpdated, "Grant",
+			"MySQL account %s: granted %s", account, strings.Join(result.Granted, ", "))
+	}
+}
+
+// scalerFailed says in an Event why the account could not be kept or removed, and
+// returns when to try again for a server that is not the primary.
+func (r *InnoDBClusterReconciler) scalerFailed(ctx context.Context, cluster *innodbcluster.InnoDBCluster, verb string, err error) time.Duration {
+	logf.FromContext(ctx).Info("Could not "+verb+" the scaler account", "error", err.Error())
+	msg := fmt.Sprintf("could not %s MySQL account %s@'%s': %v", verb, managed.ScalerUser, managed.ScalerHost, err)
+	if errors.Is(err, scaleraccount.ErrReadOnly) {
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Connect",
+			"%s; innokeda tries again in %v", msg, readOnlyRetry)
+		return readOnlyRetry
+	}
+	r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Connect", "%s", msg)
+	return 0
+}
+
+// retryable returns err unless it is one readOnlyRetry handles (no backoff then).
+func (r *InnoDBClusterReconciler) retryable(err error) error {
+	if errors.Is(err, scaleraccount.ErrReadOnly) {
+		return nil
+	}
+	return err
+}

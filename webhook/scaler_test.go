@@ -1,0 +1,127 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/test/gen"
+	"github.com/innokeda/innokeda/test/harness"
+	"github.com/innokeda/innokeda/webhook"
+)
+
+// recording keeps every response its fixture gives.
+type recording struct {
+	validatorFixture
+	responses *[]admission.Response
+}
+
+func (r recording) handle(t testing.TB, req admission.Request) admission.Response {
+	resp := r.validatorFixture.handle(t, req)
+	*r.responses = append(*r.responses, resp)
+	return resp
+}
+
+// scalerPassword is the managed scaler account's password in these tests.
+const scalerPassword = "ScalerPw0123456789abcdefghijklmnopqrstuv"
+
+// TestValidatorForManagedScalerAccounts: a cluster annotated innokeda.io/scaler-account:
+// managed, whose TriggerAuthentication maps the scaler Secret. Its triggers may only read
+// what the account may be granted, and a table not granted yet (admission comes before
+// the controller's grant) does not fail the dry-run.
+func TestValidatorForManagedScalerAccounts(t *testing.T) {
+	db := harness.SharedMariaDB(t)
+	ctx := context.Background()
+	account := fmt.Sprintf("'%s'@'%%'", managed.ScalerUser)
+	for _, stmt := range []string{"CREATE USER " + account + " IDENTIFIED BY '" + scalerPassword + "'"} {
+		if _, err := db.Admin().ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _, _ = db.Admin().ExecContext(ctx, "DROP USER IF EXISTS "+account) })
+
+	cluster, _ := testCluster()
+	cluster.Annotations[innodbcluster.AnnotationScalerAccount] = "managed"
+	scalerSecret := managed.ScalerSecret(cluster, scalerPassword)
+	objects := operatorObjects(cluster, scalerSecret, managed.ScalerTriggerAuthentication(cluster))
+	fixture := newValidatorFixtureReading(t, objects, db.Addr, webhook.OnUnreachableDeny, func(o *webhook.ValidatorOptions) { o.ScalerAccounts = true })
+	var responses []admission.Response
+	enabled := recording{fixture, &responses}
+
+	for _, tc := range []struct {
+		name, query, username, denial string
+	}{
+		{name: "the mysql schema", query: "SELECT COUNT(*) FROM mysql.user", denial: "innokeda never grants the scaler account anything on the mysql schema"},
+		{name: "sys, through a join", query: "SELECT COUNT(*) FROM testdb.testtable JOIN sys.version", denial: "the sys schema"},
+		{name: "a table without a schema and no dbName", query: "SELECT COUNT(*) FROM testtable", denial: "qualify table testtable with its schema"},
+		{name: "a username that overrides the account", query: "SELECT COUNT(*) FROM testdb.testtable", username: "root", denial: `KEDA would poll as "root" instead of the MySQL account innokeda_scaler`},
+	} {
+		t.Run("denied: "+tc.name, func(t *testing.T) {
+			so := filled(withQuery(tc.query))
+			if tc.username != "" {
+				so = gen.ScaledObjectFrom(so, gen.WithTriggerMetadata(0, "username", tc.username))
+			}
+			resp := enabled.handle(t, request(t, admissionv1.Create, so))
+			if resp.Allowed || !strings.Contains(denial(resp), tc.denial) {
+				t.Errorf("allowed %v, denial %q; want it to say %q", resp.Allowed, denial(resp), tc.denial)
+			}
+		})
+	}
+
+	t.Run("not granted yet: dry-run as root, with a warning", func(t *testing.T) {
+		resp := enabled.handle(t, request(t, admissionv1.Create, filled()))
+		all := strings.Join(resp.Warnings, "\n")
+		if !resp.Allowed || !strings.Contains(all, "has no SELECT yet on a table the query reads") || !strings.Contains(all, "dry-run returned 2") {
+			t.Fatalf("allowed %v (%s), warnings:\n%s", resp.Allowed, denial(resp), all)
+		}
+	})
+
+	t.Run("granted: dry-run as the account, no warning about grants", func(t *testing.T) {
+		if _, err := db.Admin().ExecContext(ctx, "GRANT SELECT ON testdb.testtable TO "+account); err != nil {
+			t.Fatal(err)
+		}
+		resp := enabled.handle(t, request(t, admissionv1.Create, filled(withQuery("SELECT COUNT(*) FROM testdb.testtable WHERE testcolumn2 = 'none'"))))
+		all := strings.Join(resp.Warnings, "\n")
+		if !resp.Allowed || strings.Contains(all, "no SELECT yet") || !strings.Contains(all, "dry-run returned 1") {
+			t.Fatalf("allowed %v (%s), warnings:\n%s", resp.Allowed, denial(resp), all)
+		}
+	})
+
+	t.Run("a table root cannot read either is still denied", func(t *testing.T) {
+		resp := enabled.handle(t, request(t, admissionv1.Create, filled(withQuery("SELECT COUNT(*) FROM testdb.nosuchtable"))))
+		if resp.Allowed || !strings.Contains(denial(resp), "doesn't exist") && !strings.Contains(denial(resp), "1146") {
+			t.Errorf("allowed %v, denial %q", resp.Allowed, denial(resp))
+		}
+	})
+
+	t.Run("with --scaler-accounts=false the annotation changes nothing", func(t *testing.T) {
+		disabled := newValidatorFixtureReading(t, objects, db.Addr, webhook.OnUnreachableDeny)
+		resp := disabled.handle(t, request(t, admissionv1.Create, filled(withQuery("SELECT COUNT(*) FROM mysql.user"))))
+		if resp.Allowed || strings.Contains(denial(resp), "never grants") {
+			t.Errorf("allowed %v, denial %q; want MySQL's refusal, not innokeda's grant check", resp.Allowed, denial(resp))
+		}
+	})
+
+	t.Run("no password in any response or log line", func(t *testing.T) {
+		out, err := json.Marshal(responses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		everything := string(out) + enabled.logs.String()
+		for _, secret := range []string{scalerPassword, db.RootPassword} {
+			if strings.Contains(everything, secret) {
+				t.Errorf("a password appears in a response or a log line")
+			}
+		}
+		if len(responses) < 6 {
+			t.Errorf("only %d responses were checked", len(responses))
+		}
+	})
+}
