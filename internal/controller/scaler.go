@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/innokeda/innokeda/internal/clusterservers"
+	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/internal/redact"
@@ -42,6 +43,27 @@ const (
 // failure is not innokeda's to fix, so the exponential backoff's fast first retries
 // would only load the server.
 const readOnlyRetry = time.Minute
+
+// errNotServing: the cluster has no MySQL server to connect to yet (the operator has not
+// created its Service or StatefulSet, or no pod runs): a cluster starting, not a failure
+// to report. innokeda looks again after notServingRetry.
+var errNotServing = errors.New("the cluster has no running MySQL server yet")
+
+const notServingRetry = 10 * time.Second
+
+// serving tells whether the operator's objects for the cluster exist and a pod runs with
+// an IP; whether they are the operator's is the host policy's to decide.
+func serving(s dryrun.ClusterServers) bool {
+	if s.InstancesService == nil || s.StatefulSet == nil {
+		return false
+	}
+	for i := range s.Pods {
+		if s.Pods[i].Status.PodIP != "" {
+			return true
+		}
+	}
+	return false
+}
 
 var scalerAccountsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 	Name: "innokeda_scaler_accounts",
@@ -138,6 +160,8 @@ func (r *InnoDBClusterReconciler) ensureScalerAccount(ctx context.Context, clust
 	case errors.As(err, &missing):
 		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Grant",
 			"%v: the triggers that read it fail until it exists; innokeda grants it at its next pass", err)
+	case errors.Is(err, errNotServing):
+		return false, notServingRetry, nil
 	case err != nil:
 		return false, r.scalerFailed(ctx, cluster, "keep", err), r.retryable(err)
 	}
@@ -158,7 +182,10 @@ func (r *InnoDBClusterReconciler) removeScalerAccount(ctx context.Context, clust
 	err = r.onPrimary(ctx, cluster, password, func(ctx context.Context, conn scaleraccount.Admin) error {
 		return scaleraccount.Remove(ctx, conn, managed.ScalerUser, managed.ScalerHost)
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errNotServing):
+		return notServingRetry, nil
+	case err != nil:
 		return r.scalerFailed(ctx, cluster, "remove", err), r.retryable(err)
 	}
 	if err := r.client.Delete(ctx, secret, client.Preconditions{UID: ptr.To(secret.UID)}); client.IgnoreNotFound(err) != nil {
@@ -218,6 +245,9 @@ func (r *InnoDBClusterReconciler) onPrimary(ctx context.Context, cluster *innodb
 	servers, err := clusterservers.Lookup(ctx, r.client, cluster)
 	if err != nil {
 		return err
+	}
+	if !serving(servers) {
+		return errNotServing
 	}
 	secrets := redact.Secrets{}
 	secrets.Add(root.Passwd, scalerPassword)

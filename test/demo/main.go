@@ -1,9 +1,11 @@
 // Command demo shows innokeda at work without a cluster: it starts a real kube-apiserver
 // and etcd (envtest) and a throwaway MariaDB, runs the innokeda binary against them with
 // its webhooks registered over TLS, creates an InnoDBCluster shaped like the MySQL
-// Operator's and a ScaledObject written the way people get it wrong, then one whose query
-// returns NULL, then one whose query hides a DROP TABLE, and prints what was stored and what
-// the client was told. It stops everything when done.
+// Operator's, annotated for a managed scaler account (the recommended setup), and shows
+// the account innokeda keeps for KEDA; then a ScaledObject written the way people get it
+// wrong, one whose query returns NULL, one that reads mysql.user, and one whose query hides
+// a DROP TABLE, and prints what was stored, granted and what the client was told. It stops
+// everything when done.
 package main
 
 import (
@@ -12,11 +14,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,8 +63,8 @@ func run(binary string) error {
 	// No cluster DNS here: the cluster's service name is mapped to the local server (once
 	// innokeda has checked, through the API server, that the name is the operator's Service).
 	alias := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=" + db.Addr
-	step("Running " + binary + " --dry-run-host-alias " + alias + " (and the kubeconfig, certificate and ports of this control plane)")
-	innokeda, err := harness.StartProcess(cp, binary, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, "--dry-run-host-alias", alias)
+	step("Running " + binary + " --scaler-accounts --dry-run-host-alias " + alias + " (and the kubeconfig, certificate and ports of this control plane)")
+	innokeda, err := harness.StartProcess(cp, binary, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, "--scaler-accounts", "--dry-run-host-alias", alias)
 	if err != nil {
 		return err
 	}
@@ -71,8 +75,8 @@ func run(binary string) error {
 	if err != nil {
 		return err
 	}
-	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\"), its Secret, and the StatefulSet, Services and pods the MySQL Operator and Kubernetes would create")
-	cluster := gen.InnoDBCluster(ns, "mycluster")
+	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\" and innokeda.io/scaler-account: managed), its Secret, and the StatefulSet, Services and pods the MySQL Operator and Kubernetes would create")
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationScalerAccount, "managed"))
 	for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, gen.Secret(cluster, "", db.RootPassword), cluster} {
 		if err := c.Create(ctx, obj); err != nil {
 			return err
@@ -84,11 +88,12 @@ func run(binary string) error {
 	ta := &kedav1alpha1.TriggerAuthentication{}
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mycluster-innokeda"}, ta)
-		return err == nil, client.IgnoreNotFound(err)
+		return err == nil && managed.MapsScalerAccount(ta, cluster), client.IgnoreNotFound(err)
 	}); err != nil {
-		return fmt.Errorf("innokeda's controller did not create the TriggerAuthentication (log: %s): %w", innokeda.LogTail(), err)
+		return fmt.Errorf("innokeda's controller did not switch the TriggerAuthentication to the scaler account (log: %s): %w", innokeda.LogTail(), err)
 	}
-	step("innokeda's controller created TriggerAuthentication mycluster-innokeda:")
+	step("innokeda's controller created MySQL account " + managed.ScalerUser + " (no privileges yet), its password in Secret " +
+		managed.ScalerSecretName("mycluster") + ", and TriggerAuthentication mycluster-innokeda, which maps it: KEDA never polls as root")
 	if err := printYAML(ta.Spec); err != nil {
 		return err
 	}
@@ -128,6 +133,28 @@ func run(binary string) error {
 	}
 	fmt.Printf("annotation innokeda.io/autofilled: %s\n", stored.Annotations["innokeda.io/autofilled"])
 
+	step("innokeda's controller granted the account SELECT on exactly the table the query reads (SHOW GRANTS, by an admin connection):")
+	var grants []string
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		grants, err = showGrants(ctx, db)
+		return len(grants) == 2, err
+	}); err != nil {
+		return fmt.Errorf("the account was never granted the query's table (grants %q; log: %s): %w", grants, innokeda.LogTail(), err)
+	}
+	for _, g := range grants {
+		fmt.Println("  " + g)
+	}
+	step("Events on InnoDBCluster mycluster:")
+	events := &eventsv1.EventList{}
+	if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	for _, e := range events.Items {
+		if strings.HasPrefix(e.Reason, "Scaler") {
+			fmt.Printf("  %s %s: %s\n", e.Type, e.Reason, e.Note)
+		}
+	}
+
 	bad := gen.ScaledObject(ns, "null-scaler", "mycluster",
 		gen.WithMySQLTrigger("SELECT price FROM testdb.testtable WHERE testcolumn = 'c'", "3"))
 	step("Creating a second ScaledObject whose query returns NULL (KEDA would fail on every poll):")
@@ -136,6 +163,18 @@ func run(binary string) error {
 	}
 	if err := c.Create(ctx, bad); err == nil {
 		return errors.New("the NULL-returning ScaledObject was admitted")
+	} else {
+		fmt.Println("Error from server:", err)
+	}
+
+	secrets := gen.ScaledObject(ns, "secrets-scaler", "mycluster",
+		gen.WithMySQLTrigger("SELECT COUNT(*) FROM mysql.user", "3"))
+	step("Creating a ScaledObject whose query reads mysql.user, which the scaler account may never be granted:")
+	if err := printYAML(secrets.Spec.Triggers); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, secrets); err == nil {
+		return errors.New("the ScaledObject reading mysql.user was admitted")
 	} else {
 		fmt.Println("Error from server:", err)
 	}
@@ -192,6 +231,27 @@ func run(binary string) error {
 		}
 	}
 	return nil
+}
+
+var passwordHash = regexp.MustCompile(`IDENTIFIED BY PASSWORD '[^']*'`)
+
+// showGrants reads the scaler account's grants.
+func showGrants(ctx context.Context, db *harness.MariaDB) ([]string, error) {
+	rows, err := db.Admin().QueryContext(ctx, "SHOW GRANTS FOR `"+managed.ScalerUser+"`@`"+managed.ScalerHost+"`")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var grants []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, err
+		}
+		// MariaDB prints the password's hash: not something to show.
+		grants = append(grants, passwordHash.ReplaceAllString(g, "IDENTIFIED BY PASSWORD '...'"))
+	}
+	return grants, rows.Err()
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
