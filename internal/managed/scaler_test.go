@@ -77,7 +77,7 @@ func TestScalerSecret(t *testing.T) {
 		t.Errorf("ScalerPassword = %q, %v", pw, ok)
 	}
 	for name, data := range map[string]map[string][]byte{
-		"another account": {"username": []byte("root"), "password": []byte(strings.Repeat("a", 40))},
+		"another account":  {"username": []byte("root"), "password": []byte(strings.Repeat("a", 40))},
 		"a short password": {"username": []byte(managed.ScalerUser), "password": []byte("short")},
 		"no password":      {"username": []byte(managed.ScalerUser)},
 	} {
