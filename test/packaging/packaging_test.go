@@ -16,6 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -141,6 +144,12 @@ func dryRunCreate(t *testing.T, ns string, objs []*unstructured.Unstructured) {
 // parseArgs parses a container's args with the innokeda binary's own flags.
 func parseArgs(t *testing.T, args []string) app.Options {
 	t.Helper()
+	o, _ := parseFlags(t, args)
+	return o
+}
+
+func parseFlags(t *testing.T, args []string) (app.Options, *flag.FlagSet) {
+	t.Helper()
 	o := app.DefaultOptions()
 	fs := flag.NewFlagSet("innokeda", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -151,8 +160,97 @@ func parseArgs(t *testing.T, args []string) app.Options {
 	if err := o.Validate(); err != nil {
 		t.Fatalf("args %q: %v", args, err)
 	}
-	return o
+	return o, fs
 }
+
+// scalerAccounts is the value of --scaler-accounts the binary gets from args: its default
+// when they leave it out, the last one when they repeat it.
+func scalerAccounts(t *testing.T, args []string) bool {
+	t.Helper()
+	_, fs := parseFlags(t, args)
+	f := fs.Lookup("scaler-accounts")
+	if f == nil {
+		t.Fatal("the innokeda binary has no --scaler-accounts flag")
+	}
+	on, err := strconv.ParseBool(f.Value.String())
+	if err != nil {
+		t.Fatalf("--scaler-accounts=%q: %v", f.Value.String(), err)
+	}
+	return on
+}
+
+// secretWriteRule is what managed scaler accounts add to the ClusterRole, beside the
+// base's get on secrets.
+var secretWriteRule = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "update", "delete"}}
+
+// secretVerbs lists, sorted and once each, the verbs rules grant on core Secrets
+// (wildcards included).
+func secretVerbs(rules []rbacv1.PolicyRule) []string {
+	var verbs []string
+	for _, r := range rules {
+		if (slices.Contains(r.APIGroups, "") || slices.Contains(r.APIGroups, "*")) &&
+			(slices.Contains(r.Resources, "secrets") || slices.Contains(r.Resources, "*")) {
+			verbs = append(verbs, r.Verbs...)
+		}
+	}
+	slices.Sort(verbs)
+	return slices.Compact(verbs)
+}
+
+// checkScalerAccounts checks that a render grants the Secret writes of managed scaler
+// accounts, as one rule of their own, exactly when its Deployment turns them on, and
+// that it never lets innokeda list or watch Secrets.
+func checkScalerAccounts(t *testing.T, objs []*unstructured.Unstructured, want bool) {
+	t.Helper()
+	var d appsv1.Deployment
+	find(t, objs, "Deployment", &d)
+	if on := scalerAccounts(t, d.Spec.Template.Spec.Containers[0].Args); on != want {
+		t.Errorf("the Deployment's args give --scaler-accounts=%t, want %t", on, want)
+	}
+	var cr rbacv1.ClusterRole
+	find(t, objs, "ClusterRole", &cr)
+	wantVerbs, wantRules := []string{"get"}, 0
+	if want {
+		wantVerbs, wantRules = []string{"create", "delete", "get", "update"}, 1
+	}
+	if got := secretVerbs(cr.Rules); !cmp.Equal(got, wantVerbs) {
+		t.Errorf("the ClusterRole grants %q on secrets, want %q", got, wantVerbs)
+	}
+	n := 0
+	for _, r := range cr.Rules {
+		if cmp.Equal(r, secretWriteRule) {
+			n++
+		}
+	}
+	if n != wantRules {
+		t.Errorf("%d ClusterRole rules of their own grant exactly create, update, delete on secrets, want %d", n, wantRules)
+	}
+}
+
+// kustomizeBuild builds a kustomization written for the test, whose paths are relative
+// to the repository's root.
+func kustomizeBuild(t *testing.T, kustomization string) []*unstructured.Unstructured {
+	t.Helper()
+	dir := t.TempDir()
+	root, err := filepath.Rel(dir, harness.RepoRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kustomization = strings.ReplaceAll(kustomization, "$ROOT", filepath.ToSlash(root))
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, tool(t, "kustomize", "build", dir))
+}
+
+// baseWithScalerAccounts is kustomize/base with the scaler-accounts component, nothing else.
+const baseWithScalerAccounts = `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $ROOT/kustomize/base
+components:
+  - $ROOT/kustomize/components/scaler-accounts
+`
 
 // baseRBAC and baseWebhooks are what kustomize/base documents.
 func baseRBAC(t *testing.T) (rbacv1.ClusterRole, rbacv1.Role) {
@@ -180,19 +278,34 @@ func TestHelmChart(t *testing.T) {
 	const ns = "innokeda-helm"
 	objs := helmTemplate(t, ns)
 	dryRunCreate(t, ns, objs)
+	withoutScalerAccounts := helmTemplate(t, ns, "scalerAccounts.enabled=false")
+	dryRunCreate(t, ns, withoutScalerAccounts)
 
-	t.Run("RBAC is kustomize/base/rbac.yaml's", func(t *testing.T) {
-		wantCR, wantRole := baseRBAC(t)
-		var cr rbacv1.ClusterRole
-		var role rbacv1.Role
-		find(t, objs, "ClusterRole", &cr)
-		find(t, objs, "Role", &role)
+	compareRBAC := func(t *testing.T, wantObjs, gotObjs []*unstructured.Unstructured) {
+		t.Helper()
+		var wantCR, cr rbacv1.ClusterRole
+		var wantRole, role rbacv1.Role
+		find(t, wantObjs, "ClusterRole", &wantCR)
+		find(t, wantObjs, "Role", &wantRole)
+		find(t, gotObjs, "ClusterRole", &cr)
+		find(t, gotObjs, "Role", &role)
 		if diff := cmp.Diff(wantCR.Rules, cr.Rules); diff != "" {
-			t.Errorf("ClusterRole rules (-base +chart):\n%s", diff)
+			t.Errorf("ClusterRole rules (-kustomize +chart):\n%s", diff)
 		}
 		if diff := cmp.Diff(wantRole.Rules, role.Rules); diff != "" {
-			t.Errorf("Role rules (-base +chart):\n%s", diff)
+			t.Errorf("Role rules (-kustomize +chart):\n%s", diff)
 		}
+	}
+	t.Run("RBAC is kustomize/base/rbac.yaml's with the scaler-accounts component's rule", func(t *testing.T) {
+		compareRBAC(t, kustomizeBuild(t, baseWithScalerAccounts), objs)
+	})
+	t.Run("with scalerAccounts.enabled=false, RBAC is kustomize/base/rbac.yaml's", func(t *testing.T) {
+		compareRBAC(t, decodeFile(t, "kustomize/base/rbac.yaml"), withoutScalerAccounts)
+	})
+	t.Run("the Secret write rule is there exactly when --scaler-accounts=true", func(t *testing.T) {
+		checkScalerAccounts(t, objs, true)
+		checkScalerAccounts(t, helmTemplate(t, ns, "scalerAccounts.enabled=true"), true)
+		checkScalerAccounts(t, withoutScalerAccounts, false)
 	})
 
 	var mutating admissionregistrationv1.MutatingWebhookConfiguration
@@ -274,14 +387,21 @@ func TestHelmChart(t *testing.T) {
 }
 
 func TestKustomizeOverlays(t *testing.T) {
+	wantCR, _ := baseRBAC(t)
+	// The scaler-accounts component adds exactly its one rule to the base's.
+	withComponentCR := *wantCR.DeepCopy()
+	withComponentCR.Rules = append(withComponentCR.Rules, secretWriteRule)
+
 	tests := []struct {
 		dir           string
 		replicas      int32
 		onUnreachable string
+		// scalerAccounts: the overlay includes kustomize/components/scaler-accounts.
+		scalerAccounts bool
 	}{
-		{"kustomize/base", 2, "warn"},
-		{"kustomize/overlays/dev", 1, "warn"},
-		{"kustomize/overlays/prod", 3, "deny"},
+		{"kustomize/base", 2, "warn", false},
+		{"kustomize/overlays/dev", 1, "warn", true},
+		{"kustomize/overlays/prod", 3, "deny", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.dir, func(t *testing.T) {
@@ -295,10 +415,34 @@ func TestKustomizeOverlays(t *testing.T) {
 			}
 			var cr rbacv1.ClusterRole
 			find(t, objs, "ClusterRole", &cr)
-			wantCR, _ := baseRBAC(t)
-			if diff := cmp.Diff(wantCR.Rules, cr.Rules); diff != "" {
+			want := wantCR
+			if tc.scalerAccounts {
+				want = withComponentCR
+			}
+			if diff := cmp.Diff(want.Rules, cr.Rules); diff != "" {
 				t.Errorf("ClusterRole rules (-documented +built):\n%s", diff)
 			}
+			checkScalerAccounts(t, objs, tc.scalerAccounts)
 		})
 	}
+
+	// Components run before the overlay's own transformers, and their patches name no
+	// namespace: an overlay that moves innokeda to another namespace and prefixes its
+	// names still gets the flag and the rule.
+	t.Run("an overlay with another namespace and the component", func(t *testing.T) {
+		const ns = "innokeda-team"
+		objs := kustomizeBuild(t, baseWithScalerAccounts+"namespace: "+ns+"\nnamePrefix: team-\n")
+		dryRunCreate(t, ns, objs)
+		var d appsv1.Deployment
+		find(t, objs, "Deployment", &d)
+		if d.Namespace != ns || d.Name != "team-innokeda" {
+			t.Errorf("Deployment %s/%s, want %s/team-innokeda", d.Namespace, d.Name, ns)
+		}
+		var cr rbacv1.ClusterRole
+		find(t, objs, "ClusterRole", &cr)
+		if diff := cmp.Diff(withComponentCR.Rules, cr.Rules); diff != "" {
+			t.Errorf("ClusterRole rules (-documented +built):\n%s", diff)
+		}
+		checkScalerAccounts(t, objs, true)
+	})
 }
