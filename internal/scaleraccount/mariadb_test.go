@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"os"
-	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,37 +66,15 @@ func mysqlNumber(err error) uint16 {
 	return 0
 }
 
-var passwordHash = regexp.MustCompile(`IDENTIFIED BY PASSWORD '[^']*'`)
 
 // grants is SHOW GRANTS for the account read by the harness's own root session, sorted,
 // the password hash replaced; nil when the account does not exist.
 func grants(t *testing.T, server *harness.MariaDB, user string) []string {
 	t.Helper()
-	ctx := context.Background()
-	var n int
-	if err := server.Admin().QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'", user).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n == 0 {
-		return nil
-	}
-	rows, err := server.Admin().QueryContext(ctx, "SHOW GRANTS FOR '"+user+"'@'%'")
+	lines, err := server.Grants(context.Background(), user, "%")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = rows.Close() }()
-	var lines []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, passwordHash.ReplaceAllString(line, "IDENTIFIED BY PASSWORD '<hash>'"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(lines)
 	return lines
 }
 

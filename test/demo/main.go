@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -136,7 +135,7 @@ func run(binary string) error {
 	step("innokeda's controller granted the account SELECT on exactly the table the query reads (SHOW GRANTS, by an admin connection):")
 	var grants []string
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		grants, err = showGrants(ctx, db)
+		grants, err = db.Grants(ctx, managed.ScalerUser, managed.ScalerHost)
 		return len(grants) == 2, err
 	}); err != nil {
 		return fmt.Errorf("the account was never granted the query's table (grants %q; log: %s): %w", grants, innokeda.LogTail(), err)
@@ -231,27 +230,6 @@ func run(binary string) error {
 		}
 	}
 	return nil
-}
-
-var passwordHash = regexp.MustCompile(`IDENTIFIED BY PASSWORD '[^']*'`)
-
-// showGrants reads the scaler account's grants.
-func showGrants(ctx context.Context, db *harness.MariaDB) ([]string, error) {
-	rows, err := db.Admin().QueryContext(ctx, "SHOW GRANTS FOR `"+managed.ScalerUser+"`@`"+managed.ScalerHost+"`")
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	var grants []string
-	for rows.Next() {
-		var g string
-		if err := rows.Scan(&g); err != nil {
-			return nil, err
-		}
-		// MariaDB prints the password's hash: not something to show.
-		grants = append(grants, passwordHash.ReplaceAllString(g, "IDENTIFIED BY PASSWORD '...'"))
-	}
-	return grants, rows.Err()
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }

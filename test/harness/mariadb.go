@@ -9,7 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -185,6 +188,25 @@ func (m *MariaDB) TableChecksum(ctx context.Context) (string, error) {
 func (m *MariaDB) Tables(ctx context.Context) ([]string, error) {
 	return m.column(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name", Database)
 }
+
+// Grants returns SHOW GRANTS for user@host, sorted, with the password's hash replaced by
+// '<hash>' (MariaDB prints it); nil when the account does not exist.
+func (m *MariaDB) Grants(ctx context.Context, user, host string) ([]string, error) {
+	var n int
+	if err := m.admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?", user, host).Scan(&n); err != nil || n == 0 {
+		return nil, err
+	}
+	lines, err := m.column(ctx, "SHOW GRANTS FOR "+quoteAccount(user)+"@"+quoteAccount(host))
+	for i := range lines {
+		lines[i] = passwordHash.ReplaceAllString(lines[i], "IDENTIFIED BY PASSWORD '<hash>'")
+	}
+	slices.Sort(lines)
+	return lines, err
+}
+
+var passwordHash = regexp.MustCompile(`IDENTIFIED BY PASSWORD '[^']*'`)
+
+func quoteAccount(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // Connections is the server's count of connection attempts so far (successful or not).
 func (m *MariaDB) Connections(ctx context.Context) (int, error) {
