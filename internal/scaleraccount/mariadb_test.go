@@ -66,7 +66,6 @@ func mysqlNumber(err error) uint16 {
 	return 0
 }
 
-
 // grants is SHOW GRANTS for the account read by the harness's own root session, sorted,
 // the password hash replaced; nil when the account does not exist.
 func grants(t *testing.T, server *harness.MariaDB, user string) []string {
