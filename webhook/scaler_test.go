@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -56,17 +57,22 @@ func TestValidatorForManagedScalerAccounts(t *testing.T) {
 	enabled := recording{fixture, &responses}
 
 	for _, tc := range []struct {
-		name, query, username, denial string
+		name, query, username, dbName, denial string
 	}{
 		{name: "the mysql schema", query: "SELECT COUNT(*) FROM mysql.user", denial: "innokeda never grants the scaler account anything on the mysql schema"},
 		{name: "sys, through a join", query: "SELECT COUNT(*) FROM testdb.testtable JOIN sys.version", denial: "the sys schema"},
 		{name: "a table without a schema and no dbName", query: "SELECT COUNT(*) FROM testtable", denial: "qualify table testtable with its schema"},
-		{name: "a username that overrides the account", query: "SELECT COUNT(*) FROM testdb.testtable", username: "root", denial: `KEDA would poll as "root" instead of the MySQL account innokeda_scaler`},
+		{name: "a dbName the query reads no table of", query: "SELECT COUNT(*) FROM testdb.testtable", dbName: "otherdb", denial: `spec.triggers[0].metadata.dbName: Invalid value: KEDA polls as MySQL account innokeda_scaler`},
+		{name: "the processlist without PROCESS", query: "SELECT COUNT(*) FROM information_schema.processlist", denial: "annotate the InnoDBCluster innokeda.io/scaler-privileges: PROCESS"},
+		{name: "a username that overrides the account", query: "SELECT COUNT(*) FROM testdb.testtable", username: "root", denial: `spec.triggers[0].metadata.username: Invalid value: KEDA polls as MySQL account innokeda_scaler (innokeda.io/scaler-account: managed), which innokeda grants SELECT on the tables the query reads and nothing else; the trigger sets metadata.username "root", which KEDA uses instead`},
 	} {
 		t.Run("denied: "+tc.name, func(t *testing.T) {
 			so := filled(withQuery(tc.query))
 			if tc.username != "" {
 				so = gen.ScaledObjectFrom(so, gen.WithTriggerMetadata(0, "username", tc.username))
+			}
+			if tc.dbName != "" {
+				so = gen.ScaledObjectFrom(so, gen.WithTriggerMetadata(0, "dbName", tc.dbName))
 			}
 			resp := enabled.handle(t, request(t, admissionv1.Create, so))
 			if resp.Allowed || !strings.Contains(denial(resp), tc.denial) {
@@ -82,6 +88,33 @@ func TestValidatorForManagedScalerAccounts(t *testing.T) {
 			t.Fatalf("allowed %v (%s), warnings:\n%s", resp.Allowed, denial(resp), all)
 		}
 	})
+
+	// Root reads what the account will read only for base tables and built-in functions.
+	for _, tc := range []struct{ name, query, why string }{
+		{name: "information_schema", query: "SELECT COUNT(*) FROM testdb.testtable JOIN information_schema.tables",
+			why: "the query reads information_schema.TABLES, whose rows depend on who reads them"},
+		{name: "a stored function", query: "SELECT testdb.sneaky() FROM testdb.testtable LIMIT 1",
+			why: "the query calls testdb.sneaky(), which is not one of the built-in functions innokeda runs as root"},
+	} {
+		t.Run("not granted yet, not run as root: "+tc.name, func(t *testing.T) {
+			before, err := db.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := enabled.handle(t, request(t, admissionv1.Create, filled(withQuery(tc.query))))
+			all := strings.Join(resp.Warnings, "\n")
+			if !resp.Allowed || !strings.Contains(all, "not dry-run: MySQL account innokeda_scaler has no SELECT yet") || !strings.Contains(all, tc.why) || strings.Contains(all, "dry-run returned") {
+				t.Errorf("allowed %v (%s), warnings:\n%s", resp.Allowed, denial(resp), all)
+			}
+			after, err := db.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(before, after); diff != "" {
+				t.Errorf("the server changed (-before +after):\n%s", diff)
+			}
+		})
+	}
 
 	t.Run("granted: dry-run as the account, no warning about grants", func(t *testing.T) {
 		if _, err := db.Admin().ExecContext(ctx, "GRANT SELECT ON testdb.testtable TO "+account); err != nil {

@@ -220,9 +220,21 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		violations.Add(validation.ReasonConnectionString, validation.Invalid(validation.TriggerPath(i).Child("authenticationRef"),
 			"the connection string the trigger resolves to "+err.Error()))
 	}
-	scaler := v.pollsAsScalerAccount(facts, t)
+	if err == nil && res.params.ConnectionString == "" && managed.UsesManagedAuthentication(t, facts.Cluster.Name) {
+		// The TriggerAuthentication innokeda keeps holds the cluster's credentials: KEDA
+		// sends them to whatever host the trigger names, so that must be the cluster's.
+		if hostErr := v.opts.Hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace); hostErr != nil {
+			violations.Add(validation.ReasonAuthentication, validation.Invalid(validation.MetadataPath(i, "host"), fmt.Sprintf(
+				"%s: KEDA would send the credentials of TriggerAuthentication %s there; point host and port at the cluster's instances service (%s:%d), or use an authentication of your own",
+				secrets.From(hostErr.Error()), managed.Name(facts.Cluster.Name),
+				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, v.opts.Hosts.ClusterDomain), innodbcluster.MySQLPort)))
+		}
+	}
+	scaler, settings := v.pollsAsScalerAccount(facts, t)
+	var reads sqltables.Reads
 	if scaler && err == nil {
-		violations = append(violations, scalerGrantViolations(i, t, cfg.DBName)...)
+		violations = append(violations, scalerViolations(i, t, cfg.DBName, settings)...)
+		reads, _ = sqltables.ReadAll(strings.TrimSpace(t.Metadata["query"]), cfg.DBName)
 	}
 	prefix := fmt.Sprintf("spec.triggers[%d]: ", i)
 	switch {
@@ -249,16 +261,23 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	query := strings.TrimSpace(t.Metadata["query"])
 	obs, err := v.runner.Run(ctx, cfg, dialAddress, query)
 	var notes []string
-	if scaler && notGrantedYet(err) {
+	if scaler && cfg.User == managed.ScalerUser && notGrantedYet(err) {
+		if why := rootFallbackRefused(reads); why != "" {
+			dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
+			return nil, []string{prefix + fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads (innokeda's controller grants it once the ScaledObject is stored, "+
+				"Event %s on InnoDBCluster %s), and %s, so only the static checks were made; KEDA's first polls may fail until the grant",
+				managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name, why)}, nil
+		}
 		// Admission comes before the grant: the controller grants SELECT on the query's
 		// tables once the ScaledObject is stored. Every table was checked to be one it may
-		// grant, so root sees what the scaler account will see then.
+		// grant, and the query reads no privilege-dependent information_schema table and
+		// calls only built-in functions, so root reads what the account will read then.
 		var rootCfg *mysql.Config
 		if rootCfg, err = v.rootAccount(ctx, facts.Cluster, cfg, secrets); err == nil {
 			obs, err = v.runner.Run(ctx, rootCfg, dialAddress, query)
 			notes = append(notes, fmt.Sprintf("%sMySQL account %s has no SELECT yet on a table the query reads: innokeda's controller grants it once the ScaledObject is stored "+
-				"(Event %s on InnoDBCluster %s), KEDA's first polls may fail until then; the dry-run ran as the cluster's root account",
-				prefix, managed.ScalerUser, "ScalerGrantsUpdated", facts.Cluster.Name))
+				"(Event %s on InnoDBCluster %s), KEDA's first polls may fail until then; the dry-run ran as the cluster's root account, over the same tables",
+				prefix, managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name))
 		}
 	}
 	violations, warnings, err := v.judge(prefix, i, so, t, obs, err, secrets)
@@ -267,51 +286,70 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 
 // pollsAsScalerAccount tells whether trigger t polls with the managed scaler account of
 // the cluster: the cluster asks for one, and t uses the TriggerAuthentication that maps it.
-func (v *ScaledObjectValidator) pollsAsScalerAccount(facts autofill.Facts, t kedav1alpha1.ScaleTriggers) bool {
+func (v *ScaledObjectValidator) pollsAsScalerAccount(facts autofill.Facts, t kedav1alpha1.ScaleTriggers) (bool, innodbcluster.ScalerSettings) {
 	if !v.opts.ScalerAccounts || !managed.UsesManagedAuthentication(t, facts.Cluster.Name) {
-		return false
+		return false, innodbcluster.ScalerSettings{}
 	}
 	settings, problems := innodbcluster.ScalerSettingsFromAnnotations(facts.Cluster.Annotations)
-	return len(problems) == 0 && settings.Account == innodbcluster.ScalerAccountManaged
+	return len(problems) == 0 && settings.Account == innodbcluster.ScalerAccountManaged, settings
 }
 
-// scalerGrantViolations checks that the scaler account may be given SELECT on every table
-// trigger i's query reads (dbName is the schema of unqualified names): the controller
-// grants nothing else, so KEDA's polls would fail forever.
-func scalerGrantViolations(i int, t kedav1alpha1.ScaleTriggers, dbName string) validation.Violations {
-	var violations validation.Violations
-	if u := strings.TrimSpace(t.Metadata["username"]); u != "" && u != managed.ScalerUser {
-		violations.Add(validation.ReasonScalerGrant, validation.Invalid(validation.MetadataPath(i, "username"),
-			fmt.Sprintf("KEDA would poll as %q instead of the MySQL account %s that the TriggerAuthentication maps for this cluster (innokeda.io/scaler-account: managed): remove metadata.username", u, managed.ScalerUser)))
-	}
-	path := validation.MetadataPath(i, "query")
-	query := strings.TrimSpace(t.Metadata["query"])
-	if dryrun.CheckQuery(query) != nil {
+// scalerViolations are why trigger i cannot work with the scaler account (see
+// managed.ScalerTrigger): the controller grants SELECT on the tables the query reads and
+// nothing else, so KEDA's polls would fail forever.
+func scalerViolations(i int, t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) validation.Violations {
+	if dryrun.CheckQuery(strings.TrimSpace(t.Metadata["query"])) != nil {
 		return nil // the static checks say why
 	}
-	tables, err := sqltables.Read(query, dbName)
-	if err != nil {
-		violations.Add(validation.ReasonScalerGrant, validation.Invalid(path, fmt.Sprintf("KEDA polls as MySQL account %s, which innokeda grants SELECT on the tables the query reads; the query %v", managed.ScalerUser, err)))
-		return violations
-	}
-	for _, table := range tables {
-		if reason := sqltables.Refused(table); reason != "" {
-			violations.Add(validation.ReasonScalerGrant, validation.Invalid(path, fmt.Sprintf("KEDA polls as MySQL account %s; the query %s", managed.ScalerUser, reason)))
-		}
+	var violations validation.Violations
+	_, problems := managed.ScalerTrigger(t, dbName, settings)
+	for _, p := range problems {
+		violations.Add(validation.ReasonScalerGrant, validation.Invalid(validation.MetadataPath(i, p.Field),
+			fmt.Sprintf("KEDA polls as MySQL account %s (innokeda.io/scaler-account: managed), which innokeda grants SELECT on the tables the query reads and nothing else; the trigger %s", managed.ScalerUser, p.Message)))
 	}
 	return violations
 }
 
-// notGrantedYet tells whether a dry-run failed for want of a privilege: on a table, a
-// column or the database (at connect).
+// controllerGrantsEvent is the Event the controller emits when it grants.
+const controllerGrantsEvent = "ScalerGrantsUpdated"
+
+// rootFallbackFunctions are the built-in functions a query may call for its dry-run to
+// be run as root while the scaler account has no grant yet: each computes from its
+// arguments alone. A stored function (SQL SECURITY INVOKER ones run with the caller's
+// rights) or anything else could read, as root, more than the account will.
+var rootFallbackFunctions = map[string]bool{
+	"abs": true, "ceil": true, "ceiling": true, "floor": true, "round": true, "truncate": true, "mod": true, "sign": true,
+	"greatest": true, "least": true, "coalesce": true, "ifnull": true, "if": true, "nullif": true, "isnull": true,
+	"now": true, "current_timestamp": true, "utc_timestamp": true, "unix_timestamp": true, "from_unixtime": true,
+	"curdate": true, "current_date": true, "date": true, "date_sub": true, "date_add": true, "subdate": true, "adddate": true,
+	"timestampdiff": true, "timestampadd": true, "datediff": true, "timediff": true, "time_to_sec": true,
+	"length": true, "char_length": true, "lower": true, "upper": true, "concat": true, "substring": true, "substr": true, "trim": true,
+}
+
+// rootFallbackRefused says why reads may not be dry-run as root in the account's stead,
+// or "".
+func rootFallbackRefused(reads sqltables.Reads) string {
+	if len(reads.InformationSchema) > 0 {
+		return fmt.Sprintf("the query reads information_schema.%s, whose rows depend on who reads them", strings.Join(reads.InformationSchema, ", information_schema."))
+	}
+	for _, f := range reads.Functions {
+		if !rootFallbackFunctions[f] {
+			return fmt.Sprintf("the query calls %s(), which is not one of the built-in functions innokeda runs as root in the account's stead", f)
+		}
+	}
+	return ""
+}
+
+// notGrantedYet tells whether a dry-run failed for want of a privilege on a table or a
+// column. (A database the account has no privilege on, error 1044, is one whose tables
+// the query does not read: scalerViolations denies that before.)
 func notGrantedYet(err error) bool {
 	var serverErr *dryrun.ServerError
-	return errors.As(err, &serverErr) && (serverErr.Number == erTableAccessDenied || serverErr.Number == erColumnAccessDenied || serverErr.Number == erDBAccessDenied)
+	return errors.As(err, &serverErr) && (serverErr.Number == erTableAccessDenied || serverErr.Number == erColumnAccessDenied)
 }
 
 // MySQL errors for a missing privilege.
 const (
-	erDBAccessDenied     = 1044 // ER_DBACCESS_DENIED_ERROR
 	erTableAccessDenied  = 1142 // ER_TABLEACCESS_DENIED_ERROR
 	erColumnAccessDenied = 1143 // ER_COLUMNACCESS_DENIED_ERROR
 )
@@ -324,15 +362,12 @@ func (v *ScaledObjectValidator) rootAccount(ctx context.Context, cluster *innodb
 	if err != nil {
 		return nil, err
 	}
-	password, ok := secret.Data[innodbcluster.SecretKeyRootPassword]
+	user, password, ok := innodbcluster.RootAccount(secret.Data)
 	if !found || !ok {
 		return nil, fmt.Errorf("the cluster's Secret %s has no %s to dry-run with", cluster.Spec.SecretName, innodbcluster.SecretKeyRootPassword)
 	}
 	root := cfg.Clone()
-	root.User, root.Passwd = innodbcluster.DefaultRootUser, string(password)
-	if user := secret.Data[innodbcluster.SecretKeyRootUser]; len(user) > 0 {
-		root.User = string(user)
-	}
+	root.User, root.Passwd = user, password
 	secrets.Add(root.Passwd)
 	return root, nil
 }

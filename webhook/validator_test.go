@@ -465,18 +465,29 @@ func countingListener(t *testing.T) (net.Listener, *atomic.Int32) {
 	return l, &connections
 }
 
+// TestValidatorNeverDialsOtherHosts: a host outside the cluster's services is never
+// dialed. With the user's own authentication, the object is admitted with a warning;
+// with the TriggerAuthentication innokeda keeps, which holds the cluster's credentials,
+// it is denied: KEDA would send those credentials to that host.
 func TestValidatorNeverDialsOtherHosts(t *testing.T) {
 	l, connections := countingListener(t)
 	host, port, _ := net.SplitHostPort(l.Addr().String())
-	f := newValidatorFixture(t, "127.0.0.1:1", webhook.OnUnreachableDeny)
-	for _, so := range []*kedav1alpha1.ScaledObject{
-		filled(gen.WithTriggerMetadata(0, "host", host, "port", port)),
-		filled(gen.WithTriggerMetadata(0, "host", "localhost", "port", port)),
-		filled(gen.WithTriggerMetadata(0, "host", "kubernetes.default.svc.cluster.local", "port", port)),
-	} {
-		resp := f.handle(t, request(t, admissionv1.Create, so))
+	f := newValidatorFixture(t, "127.0.0.1:1", webhook.OnUnreachableDeny,
+		secretObj("app-creds", map[string]string{"password": harness.AppPassword, "user": harness.AppUser}),
+		triggerAuth("app-auth", ref("password", "app-creds", "password"), ref("username", "app-creds", "user")))
+	for _, h := range []string{host, "localhost", "kubernetes.default.svc.cluster.local"} {
+		own := filled(gen.WithTriggerMetadata(0, "host", h, "port", port), gen.WithAuthenticationRef(0, "", "app-auth"))
+		resp := f.handle(t, request(t, admissionv1.Create, own))
 		if !resp.Allowed || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "not dry-run: host ") {
-			t.Errorf("host %s: allowed=%v %q %s; want admitted with a not-dry-run warning", so.Spec.Triggers[0].Metadata["host"], resp.Allowed, resp.Warnings, denial(resp))
+			t.Errorf("host %s, own authentication: allowed=%v %q %s; want admitted with a not-dry-run warning", h, resp.Allowed, resp.Warnings, denial(resp))
+		}
+		innokedas := filled(gen.WithTriggerMetadata(0, "host", h, "port", port))
+		resp = f.handle(t, request(t, admissionv1.Create, innokedas))
+		if want := "KEDA would send the credentials of TriggerAuthentication mycluster-innokeda there"; resp.Allowed || !strings.Contains(denial(resp), want) {
+			t.Errorf("host %s, innokeda's authentication: allowed=%v %s; want denied: %s", h, resp.Allowed, denial(resp), want)
+		}
+		if strings.Contains(denial(resp), harness.AppPassword) {
+			t.Error("the denial holds the password")
 		}
 	}
 	if n := connections.Load(); n != 0 {

@@ -5,6 +5,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,6 +34,9 @@ import (
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 )
+
+// maxConcurrentReconciles is how many clusters are reconciled at once.
+const maxConcurrentReconciles = 4
 
 // FieldOwner is innokeda's server-side apply field manager.
 const FieldOwner = client.FieldOwner("innokeda")
@@ -104,7 +108,10 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		Watches(&kedav1alpha1.ScaledObject{}, handler.EnqueueRequestsFromMapFunc(clustersPolledBy),
 			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deletionStarted))).
 		WithOptions(controller.Options{
-			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
+			// A reconcile may wait on a MySQL server (up to MySQLTimeout): one slow cluster
+			// must not hold up the others. The same cluster is never reconciled twice at once.
+			MaxConcurrentReconciles: maxConcurrentReconciles,
+			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
 		}).
 		Complete(r)
 }
@@ -149,17 +156,18 @@ var deletionStarted = predicate.Funcs{
 func (r *InnoDBClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	cluster := &innodbcluster.InnoDBCluster{}
 	if err := r.client.Get(ctx, req.NamespacedName, cluster); err != nil {
-		// Gone: the API server's garbage collector removes what it owned.
+		// Gone: the API server's garbage collector removes what it owned, and the
+		// account goes with the cluster's servers.
+		r.scalers.set(req.NamespacedName, false)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !cluster.DeletionTimestamp.IsZero() {
+		r.scalers.set(req.NamespacedName, false)
 		return ctrl.Result{}, nil
 	}
-	retry, err := r.reconcileTriggerAuthentication(ctx, cluster)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if err := r.reconcileScaledObject(ctx, cluster); err != nil {
+	retry, taErr := r.reconcileTriggerAuthentication(ctx, cluster)
+	// The ScaledObject does not wait for the MySQL account: the two are independent.
+	if err := errors.Join(taErr, r.reconcileScaledObject(ctx, cluster)); err != nil {
 		return ctrl.Result{}, err
 	}
 	if retry > 0 {
@@ -171,7 +179,8 @@ func (r *InnoDBClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 // reconcileTriggerAuthentication keeps the TriggerAuthentication and the account it maps:
 // the cluster's root account, or the scaler account innokeda keeps. The switch to the
 // scaler account happens once the account and its grants exist; the switch back happens
-// before the account is dropped. retry, when not zero, is when to try the account again.
+// before the account is dropped, and the TriggerAuthentication records the account until
+// it is dropped. retry, when not zero, is when to try the account again.
 func (r *InnoDBClusterReconciler) reconcileTriggerAuthentication(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (retry time.Duration, err error) {
 	key := client.ObjectKeyFromObject(cluster)
 	existing := &kedav1alpha1.TriggerAuthentication{}
@@ -180,52 +189,73 @@ func (r *InnoDBClusterReconciler) reconcileTriggerAuthentication(ctx context.Con
 	if err != nil {
 		return 0, err
 	}
+	recorded := found && managed.OwnedBy(existing, cluster) && managed.ScalerAccountRecorded(existing)
 	if !proceed {
 		if !wanted { // deleted, or never there: nothing maps the account any more
 			r.scalers.set(key, false)
-			return r.removeScalerAccount(ctx, cluster)
+			if r.opts.ScalerAccounts {
+				_, retry, err = r.removeScalerAccount(ctx, cluster, recorded)
+			}
 		}
-		return 0, nil
+		return retry, err
 	}
 	mapsScaler := found && managed.MapsScalerAccount(existing, cluster)
 	wish, settings := r.scalerWishOf(cluster)
-	if wish == wishUnchanged {
-		wish = wishRoot
-		if mapsScaler {
-			wish = wishManaged
-		}
-	}
 	var want *kedav1alpha1.TriggerAuthentication
 	var accountErr error
-	if wish == wishManaged {
-		var ready bool
-		ready, retry, accountErr = r.ensureScalerAccount(ctx, cluster, settings)
+	switch wish {
+	case wishUnchanged:
+		if mapsScaler {
+			want = managed.ScalerTriggerAuthentication(cluster)
+		}
+	case wishManaged:
+		var state accountState
+		state, retry, accountErr = r.ensureScalerAccount(ctx, cluster, settings, mapsScaler)
 		switch {
-		case ready || mapsScaler:
+		case state == accountReady, state == accountUnknown && mapsScaler:
 			// An account that worked stays mapped while innokeda cannot reach the server.
 			want = managed.ScalerTriggerAuthentication(cluster)
 		case accountErr != nil:
 			return 0, accountErr
 		}
 	}
+	removing := want == nil && recorded
 	if want == nil {
 		rootUser, err := r.secretHasRootUser(ctx, cluster)
 		if err != nil {
 			return 0, err
 		}
 		want = managed.TriggerAuthentication(cluster, rootUser)
-	}
-	if !found || !managed.TriggerAuthenticationUpToDate(existing, want) {
-		if err := r.apply(ctx, want); err != nil {
-			return 0, fmt.Errorf("apply TriggerAuthentication %s: %w", want.Name, err)
+		if removing {
+			managed.RecordScalerAccount(want) // until the account is dropped
 		}
-		r.written(ctx, cluster, want, found)
+	}
+	if err := r.write(ctx, cluster, existing, found, want); err != nil {
+		return 0, err
 	}
 	r.scalers.set(key, managed.MapsScalerAccount(want, cluster))
-	if wish == wishRoot {
-		return r.removeScalerAccount(ctx, cluster)
+	if wish != wishRoot || !r.opts.ScalerAccounts {
+		return retry, accountErr
 	}
-	return retry, accountErr
+	done, retry, err := r.removeScalerAccount(ctx, cluster, recorded)
+	if err != nil || !done || !removing {
+		return retry, err
+	}
+	dropped := want.DeepCopy()
+	delete(dropped.Annotations, managed.AnnotationScalerAccountExists)
+	return 0, r.write(ctx, cluster, want, true, dropped)
+}
+
+// write applies want unless existing (when found) already is it.
+func (r *InnoDBClusterReconciler) write(ctx context.Context, cluster *innodbcluster.InnoDBCluster, existing *kedav1alpha1.TriggerAuthentication, found bool, want *kedav1alpha1.TriggerAuthentication) error {
+	if found && managed.TriggerAuthenticationUpToDate(existing, want) {
+		return nil
+	}
+	if err := r.apply(ctx, want); err != nil {
+		return fmt.Errorf("apply TriggerAuthentication %s: %w", want.Name, err)
+	}
+	r.written(ctx, cluster, want, found)
+	return nil
 }
 
 func (r *InnoDBClusterReconciler) reconcileScaledObject(ctx context.Context, cluster *innodbcluster.InnoDBCluster) error {

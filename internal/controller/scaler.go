@@ -31,11 +31,25 @@ import (
 // Event reasons of the managed scaler account, on the InnoDBCluster. No event holds a
 // password: messages name Secrets and keys, and MySQL's errors are given by number.
 const (
-	ReasonScalerAccountReady   = "ScalerAccountReady"
-	ReasonScalerGrantsUpdated  = "ScalerGrantsUpdated"
-	ReasonScalerAccountFailed  = "ScalerAccountFailed"
-	ReasonScalerAccountRemoved = "ScalerAccountRemoved"
-	ReasonScalerTriggerProblem = "ScalerTriggerNotGranted"
+	ReasonScalerAccountReady      = "ScalerAccountReady"
+	ReasonScalerGrantsUpdated     = "ScalerGrantsUpdated"
+	ReasonScalerAccountFailed     = "ScalerAccountFailed"
+	ReasonScalerAccountRemoved    = "ScalerAccountRemoved"
+	ReasonScalerTriggerNotGranted = "ScalerTriggerNotGranted"
+	// ReasonKEDAStillPollsAsRoot: KEDA keeps a scaler, its DSN and its connections, per
+	// ScaledObject until the ScaledObject's spec changes or a poll fails (kedacore/keda
+	// pkg/scaling: scale_handler.go performGetScalersCache, cache/scalers_cache.go
+	// refreshScaler); a TriggerAuthentication change does neither.
+	ReasonKEDAStillPollsAsRoot = "KEDAStillPollsAsRoot"
+)
+
+// accountState is what ensureScalerAccount found.
+type accountState int
+
+const (
+	accountUnknown  accountState = iota // innokeda could not tell (server unreachable, read-only): change nothing
+	accountReady                        // the account exists, with its password and grants
+	accountUnusable                     // the scaler Secret is not innokeda's: the account cannot be used
 )
 
 // readOnlyRetry is how long innokeda waits before trying again on a server that is not
@@ -123,121 +137,167 @@ func (r *InnoDBClusterReconciler) scalerWishOf(cluster *innodbcluster.InnoDBClus
 }
 
 // ensureScalerAccount makes the scaler account of cluster what its ScaledObjects need,
-// on the cluster's primary. ready is true when the account exists with its password (a
+// on the cluster's primary. The account is ready when it exists with its password (a
 // missing table does not stop that: its triggers fail with root as well). retry, when
-// not zero, is when to try again without counting a failure.
-func (r *InnoDBClusterReconciler) ensureScalerAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster, settings innodbcluster.ScalerSettings) (ready bool, retry time.Duration, err error) {
-	password, err := r.scalerPassword(ctx, cluster)
-	if err != nil || password == "" {
-		return false, 0, err
+// not zero, is when to try again without counting a failure. mapped tells whether the
+// TriggerAuthentication maps the account already.
+func (r *InnoDBClusterReconciler) ensureScalerAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster, settings innodbcluster.ScalerSettings, mapped bool) (state accountState, retry time.Duration, err error) {
+	secret, fresh, err := r.scalerSecret(ctx, cluster)
+	if err != nil || secret == nil {
+		return accountUnusable, 0, err
 	}
 	scaledObjects := &kedav1alpha1.ScaledObjectList{}
 	if err := r.client.List(ctx, scaledObjects, client.InNamespace(cluster.Namespace)); err != nil {
-		return false, 0, fmt.Errorf("list ScaledObjects: %w", err)
+		return accountUnknown, 0, fmt.Errorf("list ScaledObjects: %w", err)
 	}
-	grants := managed.ScalerGrantsFor(cluster, scaledObjects.Items)
-	for _, p := range grants.Problems {
-		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerTriggerProblem, "Grant", "%s", p)
+	grants := managed.ScalerGrantsFor(cluster, settings, scaledObjects.Items)
+	if len(grants.Problems) > 0 {
+		// One event: the events API would fold several into the first one's text.
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerTriggerNotGranted, "Grant",
+			"%d trigger(s) cannot work with MySQL account %s, and nothing is granted for them: %s", len(grants.Problems), managed.ScalerUser, strings.Join(grants.Problems, "; "))
 	}
+	password, _ := managed.ScalerPassword(secret)
 	desired := scaleraccount.Desired{
 		User:               managed.ScalerUser,
 		Host:               managed.ScalerHost,
 		Password:           password,
 		MaxUserConnections: scaleraccount.ConnectionLimit(grants.Triggers, r.opts.DryRunConnections),
 		Privileges:         settings.Privileges,
+		// The password set on the server is always one generated here and stored first:
+		// never one someone else put into the Secret.
+		NewPassword: func() (string, error) {
+			if fresh {
+				return password, nil
+			}
+			return r.storeNewScalerPassword(ctx, cluster, secret)
+		},
 	}
 	for _, t := range grants.Tables {
 		desired.Tables = append(desired.Tables, scaleraccount.Table(t))
 	}
 	var result scaleraccount.Result
-	err = r.onPrimary(ctx, cluster, password, func(ctx context.Context, conn scaleraccount.Admin) error {
+	err = r.onPrimary(ctx, cluster, func(ctx context.Context, conn scaleraccount.Admin) error {
 		var ensureErr error
 		result, ensureErr = scaleraccount.Ensure(ctx, conn, desired)
 		return ensureErr
-	})
+	}, password)
 	var missing *scaleraccount.MissingTablesError
 	switch {
 	case errors.As(err, &missing):
 		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Grant",
 			"%v: the triggers that read it fail until it exists; innokeda grants it at its next pass", err)
 	case errors.Is(err, errNotServing):
-		return false, notServingRetry, nil
+		return accountUnknown, notServingRetry, nil
 	case err != nil:
-		return false, r.scalerFailed(ctx, cluster, "keep", err), r.retryable(err)
+		return accountUnknown, r.scalerFailed(ctx, cluster, "keep", err), r.retryable(err)
 	}
 	r.scalerChanged(cluster, result)
-	return true, 0, nil
+	if !mapped && len(grants.ScaledObjects) > 0 {
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonKEDAStillPollsAsRoot, "Switch",
+			"TriggerAuthentication %s now maps MySQL account %s, but KEDA keeps polling ScaledObject(s) %s with the connection it has until their spec changes or KEDA restarts "+
+				"(e.g. kubectl rollout restart deployment keda-operator -n keda)", managed.Name(cluster.Name), managed.ScalerUser, strings.Join(grants.ScaledObjects, ", "))
+	}
+	return accountReady, 0, nil
 }
 
 // removeScalerAccount drops the scaler account of cluster and deletes its Secret, once
 // the TriggerAuthentication no longer maps it: REVOKE, DROP USER, then the Secret, so
-// that KEDA never holds a credential that does not work.
-func (r *InnoDBClusterReconciler) removeScalerAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (retry time.Duration, err error) {
+// that KEDA never holds a credential that does not work. recorded tells whether the
+// TriggerAuthentication recorded the account; without that record or a Secret of
+// innokeda's, there is nothing to drop and MySQL is not contacted. done is true when
+// nothing is left.
+func (r *InnoDBClusterReconciler) removeScalerAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster, recorded bool) (done bool, retry time.Duration, err error) {
 	secret := &corev1.Secret{}
 	found, err := r.getSecret(ctx, cluster.Namespace, managed.ScalerSecretName(cluster.Name), secret)
-	if err != nil || !found || !managed.OwnedBy(secret, cluster) {
-		return 0, err
+	if err != nil {
+		return false, 0, err
 	}
-	password, _ := managed.ScalerPassword(secret)
-	err = r.onPrimary(ctx, cluster, password, func(ctx context.Context, conn scaleraccount.Admin) error {
+	owned := found && managed.OwnedBy(secret, cluster) && secret.Labels[managed.ManagedByLabel] == managed.ManagedByValue
+	if !recorded && !owned {
+		return true, 0, nil
+	}
+	err = r.onPrimary(ctx, cluster, func(ctx context.Context, conn scaleraccount.Admin) error {
 		return scaleraccount.Remove(ctx, conn, managed.ScalerUser, managed.ScalerHost)
 	})
 	switch {
 	case errors.Is(err, errNotServing):
-		return notServingRetry, nil
+		return false, notServingRetry, nil
 	case err != nil:
-		return r.scalerFailed(ctx, cluster, "remove", err), r.retryable(err)
+		return false, r.scalerFailed(ctx, cluster, "remove", err), r.retryable(err)
 	}
-	if err := r.client.Delete(ctx, secret, client.Preconditions{UID: ptr.To(secret.UID)}); client.IgnoreNotFound(err) != nil {
-		return 0, fmt.Errorf("delete Secret %s: %w", secret.Name, err)
+	what := ""
+	if owned {
+		if err := r.client.Delete(ctx, secret, client.Preconditions{UID: ptr.To(secret.UID)}); client.IgnoreNotFound(err) != nil {
+			return false, 0, fmt.Errorf("delete Secret %s: %w", secret.Name, err)
+		}
+		what = " and deleted Secret " + secret.Name
 	}
-	r.recorder.Eventf(cluster, secret, corev1.EventTypeNormal, ReasonScalerAccountRemoved, "Remove",
-		"Dropped MySQL account %s@'%s' and deleted Secret %s: KEDA polls with the cluster's root account again", managed.ScalerUser, managed.ScalerHost, secret.Name)
-	return 0, nil
+	r.recorder.Eventf(cluster, nil, corev1.EventTypeNormal, ReasonScalerAccountRemoved, "Remove",
+		"Dropped MySQL account %s@'%s'%s: KEDA polls with the cluster's root account again", managed.ScalerUser, managed.ScalerHost, what)
+	return true, 0, nil
 }
 
-// scalerPassword returns the scaler account's password from the Secret innokeda owns,
-// creating the Secret, or rewriting one that lost its keys, with a new random password.
-// It returns "" (and says why in an Event) when a Secret of that name is someone else's.
-func (r *InnoDBClusterReconciler) scalerPassword(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (string, error) {
+// scalerSecret returns the Secret innokeda keeps for the scaler account's password,
+// creating it, or rewriting one that lost its keys, with a new random password (fresh is
+// then true). It returns nil (and an Event says why) when a Secret of that name is
+// someone else's.
+func (r *InnoDBClusterReconciler) scalerSecret(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (secret *corev1.Secret, fresh bool, err error) {
 	name := managed.ScalerSecretName(cluster.Name)
 	existing := &corev1.Secret{}
 	found, err := r.getSecret(ctx, cluster.Namespace, name, existing)
 	if err != nil {
-		return "", err
+		return nil, false, err
 	}
-	if found && !managed.OwnedBy(existing, cluster) {
+	if found && (!managed.OwnedBy(existing, cluster) || existing.Labels[managed.ManagedByLabel] != managed.ManagedByValue) {
 		r.notOwned(cluster, existing)
-		return "", nil
+		return nil, false, nil
 	}
 	if found {
-		if password, ok := managed.ScalerPassword(existing); ok {
-			return password, nil
+		if _, ok := managed.ScalerPassword(existing); ok {
+			return existing, false, nil
 		}
 	}
+	var old *corev1.Secret
+	if found {
+		old = existing
+	}
+	if _, err := r.storeNewScalerPassword(ctx, cluster, old); err != nil {
+		return nil, false, err
+	}
+	stored := &corev1.Secret{}
+	if _, err := r.getSecret(ctx, cluster.Namespace, name, stored); err != nil {
+		return nil, false, err
+	}
+	return stored, true, nil
+}
+
+// storeNewScalerPassword generates a password and writes it to the scaler Secret: an
+// update of old (failing, rather than overwriting, if it changed since it was read), or
+// a new Secret when old is nil. The password is returned only once it is stored.
+func (r *InnoDBClusterReconciler) storeNewScalerPassword(ctx context.Context, cluster *innodbcluster.InnoDBCluster, old *corev1.Secret) (string, error) {
 	password, err := scaleraccount.GeneratePassword()
 	if err != nil {
 		return "", err
 	}
 	want := managed.ScalerSecret(cluster, password)
-	if found {
-		// Only what innokeda owns is rewritten; the resourceVersion makes the write fail
-		// rather than overwrite a change made since it was read.
-		want.ResourceVersion = existing.ResourceVersion
+	if old != nil {
+		want.ResourceVersion = old.ResourceVersion
 		err = r.client.Update(ctx, want)
 	} else {
 		err = r.client.Create(ctx, want)
 	}
 	if err != nil {
-		return "", fmt.Errorf("write Secret %s: %w", name, err)
+		return "", fmt.Errorf("write Secret %s: %w", want.Name, err)
 	}
-	r.written(ctx, cluster, want, found)
+	r.written(ctx, cluster, want, old != nil)
 	return password, nil
 }
 
 // onPrimary runs do on the cluster's primary, connected as its root account through the
-// dry-run's host policy: innokeda keeps the account only on a server a dry-run may reach.
-func (r *InnoDBClusterReconciler) onPrimary(ctx context.Context, cluster *innodbcluster.InnoDBCluster, scalerPassword string, do func(context.Context, scaleraccount.Admin) error) error {
+// dry-run's host policy: innokeda keeps the account only on a server a dry-run may reach,
+// and moves to the primary only when a member's own name designates it. Passwords given
+// are kept out of the error.
+func (r *InnoDBClusterReconciler) onPrimary(ctx context.Context, cluster *innodbcluster.InnoDBCluster, do func(context.Context, scaleraccount.Admin) error, passwords ...string) error {
 	root, err := r.rootAccount(ctx, cluster)
 	if err != nil {
 		return err
@@ -250,23 +310,30 @@ func (r *InnoDBClusterReconciler) onPrimary(ctx context.Context, cluster *innodb
 		return errNotServing
 	}
 	secrets := redact.Secrets{}
-	secrets.Add(root.Passwd, scalerPassword)
+	secrets.Add(root.Passwd)
+	secrets.Add(passwords...)
 	dial := func(hostPort string) (string, error) {
 		cfg := root.Clone()
 		cfg.Addr = hostPort
 		address, err := r.opts.Hosts.DialAddress(cfg, servers)
-		if err != nil {
-			return "", errors.New(secrets.From(err.Error()))
+		return address, secrets.Error(err)
+	}
+	dialPrimary := func(hostPort string) (string, error) {
+		if err := r.opts.Hosts.NamesMember(hostPort, cluster.Name, cluster.Namespace); err != nil {
+			return "", secrets.Error(fmt.Errorf("the group names its primary %s: %w", hostPort, err))
 		}
-		return address, nil
+		return dial(hostPort)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.MySQLTimeout)
 	defer cancel()
-	return secrets.Error(scaleraccount.OnPrimary(ctx, root, dial, do))
+	return secrets.Error(scaleraccount.OnPrimary(ctx, root, dial, dialPrimary, do))
 }
 
 // rootAccount is the cluster's root account, from spec.secretName, addressed to its
-// instances service (any member: OnPrimary moves to the primary).
+// instances service (any member: OnPrimary moves to the primary). TLS is used when the
+// server offers it, so that the password never crosses the network in a form a passive
+// listener could take (without TLS, caching_sha2_password encrypts it with a key the
+// server sends).
 func (r *InnoDBClusterReconciler) rootAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster) (*mysql.Config, error) {
 	secret := &corev1.Secret{}
 	found, err := r.getSecret(ctx, cluster.Namespace, cluster.Spec.SecretName, secret)
@@ -276,18 +343,15 @@ func (r *InnoDBClusterReconciler) rootAccount(ctx context.Context, cluster *inno
 	if !found {
 		return nil, fmt.Errorf("the cluster's Secret %s (spec.secretName) does not exist", cluster.Spec.SecretName)
 	}
-	password, ok := secret.Data[innodbcluster.SecretKeyRootPassword]
+	user, password, ok := innodbcluster.RootAccount(secret.Data)
 	if !ok {
 		return nil, fmt.Errorf("the cluster's Secret %s has no key %s", cluster.Spec.SecretName, innodbcluster.SecretKeyRootPassword)
 	}
 	cfg := mysql.NewConfig()
 	cfg.Net = "tcp"
 	cfg.Addr = net.JoinHostPort(innodbcluster.ServiceHost(innodbcluster.InstancesService(cluster.Name), cluster.Namespace, r.opts.Hosts.ClusterDomain), "3306")
-	cfg.User = innodbcluster.DefaultRootUser
-	if user, ok := secret.Data[innodbcluster.SecretKeyRootUser]; ok && len(user) > 0 {
-		cfg.User = string(user)
-	}
-	cfg.Passwd = string(password)
+	cfg.User, cfg.Passwd = user, password
+	cfg.TLSConfig = "preferred"
 	return cfg, nil
 }
 
@@ -332,7 +396,7 @@ func (r *InnoDBClusterReconciler) scalerFailed(ctx context.Context, cluster *inn
 	logf.FromContext(ctx).Info("Could not "+verb+" the scaler account", "error", err.Error())
 	msg := fmt.Sprintf("could not %s MySQL account %s@'%s': %v", verb, managed.ScalerUser, managed.ScalerHost, err)
 	if errors.Is(err, scaleraccount.ErrReadOnly) {
-		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Connect",
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "FindPrimary",
 			"%s; innokeda tries again in %v", msg, readOnlyRetry)
 		return readOnlyRetry
 	}

@@ -122,26 +122,9 @@ const (
 // --dry-run-allowed-host name, by DNS. Anything else, including IP addresses, short names
 // and Unix sockets, is not dialed, and the reason is returned.
 func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers) (string, error) {
-	if cfg.Net != "tcp" && cfg.Net != "tcp4" && cfg.Net != "tcp6" {
-		return "", fmt.Errorf("network %q is not tcp", cfg.Net)
-	}
-	host, port, err := net.SplitHostPort(cfg.Addr)
+	kind, host, name, port, pod, err := p.name(cfg, servers.Name, servers.Namespace)
 	if err != nil {
-		return "", fmt.Errorf("address is not host:port")
-	}
-	name := strings.ToLower(strings.TrimSuffix(host, "."))
-	kind, pod := p.classify(name, servers.Name, servers.Namespace)
-	var ports []string
-	switch kind {
-	case hostNone:
-		return "", fmt.Errorf("host %s is not a service of InnoDBCluster %s in namespace %s", host, servers.Name, servers.Namespace)
-	case hostInstances, hostPod:
-		ports = instancePorts
-	case hostRouter:
-		ports = routerPorts
-	}
-	if ports != nil && !slices.Contains(ports, port) {
-		return "", fmt.Errorf("port %s of %s is not a MySQL port of the cluster (%s)", port, host, strings.Join(ports, ", "))
+		return "", err
 	}
 	var ip string
 	switch kind {
@@ -163,6 +146,53 @@ func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers) (stri
 		return net.JoinHostPort(name+".", port), nil
 	}
 	return net.JoinHostPort(ip, port), nil
+}
+
+// NamesCluster checks, from cfg's address alone, that it names one of the hosts of
+// InnoDBCluster namespace/cluster that a dry-run may dial, on a MySQL port of it: no API
+// object is looked at. A trigger that sends the cluster's credentials anywhere else would
+// hand them to whoever runs that host.
+func (p HostPolicy) NamesCluster(cfg *mysql.Config, cluster, namespace string) error {
+	_, _, _, _, _, err := p.name(cfg, cluster, namespace)
+	return err
+}
+
+// NamesMember checks, from hostPort alone, that it names one group member of the
+// cluster (<cluster>-<n>.<cluster>-instances.<namespace>.svc.<domain>) on port 3306.
+func (p HostPolicy) NamesMember(hostPort, cluster, namespace string) error {
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr = "tcp", hostPort
+	kind, host, _, _, _, err := p.name(cfg, cluster, namespace)
+	if err == nil && kind != hostPod {
+		err = fmt.Errorf("host %s is not a group member of InnoDBCluster %s in namespace %s", host, cluster, namespace)
+	}
+	return err
+}
+
+// name classifies cfg's address, and checks its network and port.
+func (p HostPolicy) name(cfg *mysql.Config, cluster, namespace string) (kind hostKind, host, name, port, pod string, err error) {
+	if cfg.Net != "tcp" && cfg.Net != "tcp4" && cfg.Net != "tcp6" {
+		return hostNone, "", "", "", "", fmt.Errorf("network %q is not tcp", cfg.Net)
+	}
+	host, port, err = net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return hostNone, "", "", "", "", fmt.Errorf("address is not host:port")
+	}
+	name = strings.ToLower(strings.TrimSuffix(host, "."))
+	kind, pod = p.classify(name, cluster, namespace)
+	var ports []string
+	switch kind {
+	case hostNone:
+		return kind, host, name, port, pod, fmt.Errorf("host %s is not a service of InnoDBCluster %s in namespace %s", host, cluster, namespace)
+	case hostInstances, hostPod:
+		ports = instancePorts
+	case hostRouter:
+		ports = routerPorts
+	}
+	if ports != nil && !slices.Contains(ports, port) {
+		return kind, host, name, port, pod, fmt.Errorf("port %s of %s is not a MySQL port of the cluster (%s)", port, host, strings.Join(ports, ", "))
+	}
+	return kind, host, name, port, pod, nil
 }
 
 // classify tells which of the cluster's hosts name is, if any, and for a per-pod name,

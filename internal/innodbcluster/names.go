@@ -53,3 +53,18 @@ func ControllerName(obj metav1.Object) (string, bool) {
 	}
 	return ref.Name, true
 }
+
+// RootAccount reads the cluster's root account from the data of the Secret named by
+// spec.secretName: rootUser (root when absent or empty) and rootPassword. ok is false
+// when the Secret has no rootPassword.
+func RootAccount(secretData map[string][]byte) (user, password string, ok bool) {
+	pw, ok := secretData[SecretKeyRootPassword]
+	if !ok {
+		return "", "", false
+	}
+	user = DefaultRootUser
+	if u := secretData[SecretKeyRootUser]; len(u) > 0 {
+		user = string(u)
+	}
+	return user, string(pw), true
+}

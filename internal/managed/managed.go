@@ -181,6 +181,7 @@ func OwnedBy(obj metav1.Object, c *innodbcluster.InnoDBCluster) bool {
 // TriggerAuthenticationUpToDate tells whether existing already is what want describes.
 func TriggerAuthenticationUpToDate(existing, want *kedav1alpha1.TriggerAuthentication) bool {
 	return existing.Labels[ManagedByLabel] == ManagedByValue &&
+		ScalerAccountRecorded(existing) == ScalerAccountRecorded(want) &&
 		equality.Semantic.DeepEqual(existing.Spec, want.Spec)
 }
 

@@ -64,6 +64,7 @@ const minScalerPassword = 32
 // scaler account: username and password from the scaler Secret.
 func ScalerTriggerAuthentication(c *innodbcluster.InnoDBCluster) *kedav1alpha1.TriggerAuthentication {
 	ta := TriggerAuthentication(c, false)
+	RecordScalerAccount(ta)
 	secret := ScalerSecretName(c.Name)
 	ta.Spec.SecretTargetRef = []kedav1alpha1.AuthSecretTargetRef{
 		{Parameter: "username", Name: secret, Key: ScalerSecretKeyUsername},
@@ -79,11 +80,31 @@ func MapsScalerAccount(ta *kedav1alpha1.TriggerAuthentication, c *innodbcluster.
 	})
 }
 
+// AnnotationScalerAccountExists on the TriggerAuthentication records that innokeda has
+// made the cluster's scaler account, until it has dropped it: whether the account must be
+// dropped is then known without connecting to MySQL, even if the Secret has gone.
+const AnnotationScalerAccountExists = "innokeda.io/scaler-account-exists"
+
+// RecordScalerAccount marks ta as the record that the scaler account exists.
+func RecordScalerAccount(ta *kedav1alpha1.TriggerAuthentication) {
+	if ta.Annotations == nil {
+		ta.Annotations = map[string]string{}
+	}
+	ta.Annotations[AnnotationScalerAccountExists] = "true"
+}
+
+// ScalerAccountRecorded tells whether ta records that the scaler account exists.
+func ScalerAccountRecorded(ta *kedav1alpha1.TriggerAuthentication) bool {
+	return ta.Annotations[AnnotationScalerAccountExists] == "true"
+}
+
 // ScalerGrants is what the scaler account of a cluster needs, from the ScaledObjects
 // whose mysql triggers poll with the TriggerAuthentication innokeda keeps for it.
 type ScalerGrants struct {
 	Tables   []sqltables.Table // sorted, without duplicates
 	Triggers int               // the triggers polling with the account
+	// ScaledObjects are the names of those triggers' ScaledObjects, sorted.
+	ScaledObjects []string
 	// Problems are the triggers that will not work with the account, one message each,
 	// naming the ScaledObject and the fix. Their tables are not granted.
 	Problems []string
@@ -97,39 +118,79 @@ func UsesManagedAuthentication(t kedav1alpha1.ScaleTriggers, cluster string) boo
 		autofill.KeyOf(t.AuthenticationRef) == autofill.AuthKey{Kind: "TriggerAuthentication", Name: Name(cluster)}
 }
 
+// ScalerProblem is why a trigger cannot work with the scaler account: Field is the
+// trigger's metadata key to fix, Message reads after the trigger's name.
+type ScalerProblem struct {
+	Field, Message string
+}
+
+// ScalerTrigger returns the tables the scaler account needs for trigger t (whose
+// connection opens in database dbName), or why the account cannot serve it: the
+// controller grants those tables and nothing else, so KEDA's polls of such a trigger
+// would fail, or, for information_schema.PROCESSLIST without PROCESS, count only the
+// account's own sessions. The validating webhook denies these at admission; the
+// controller reports those it finds and grants nothing for them.
+func ScalerTrigger(t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) ([]sqltables.Table, []ScalerProblem) {
+	var problems []ScalerProblem
+	if u := strings.TrimSpace(t.Metadata["username"]); u != "" && u != ScalerUser {
+		problems = append(problems, ScalerProblem{"username", fmt.Sprintf("sets metadata.username %q, which KEDA uses instead of the MySQL account %s that the TriggerAuthentication maps: remove it", u, ScalerUser)})
+	}
+	reads, err := sqltables.ReadAll(strings.TrimSpace(t.Metadata["query"]), dbName)
+	if err != nil {
+		return nil, append(problems, ScalerProblem{"query", "the query " + err.Error()})
+	}
+	for _, table := range reads.Tables {
+		if reason := sqltables.Refused(table); reason != "" {
+			return nil, append(problems, ScalerProblem{"query", "the query " + reason})
+		}
+		for _, name := range []string{table.Schema, table.Name} {
+			if _, err := sqltables.Quote(name); err != nil {
+				return nil, append(problems, ScalerProblem{"query", fmt.Sprintf("the query reads %s, whose name %q %v", table, name, err)})
+			}
+		}
+	}
+	if dbName != "" && !slices.ContainsFunc(reads.Tables, func(t sqltables.Table) bool { return t.Schema == dbName }) {
+		problems = append(problems, ScalerProblem{"dbName", fmt.Sprintf("KEDA opens its connections in database %q (dbName), and the query reads no table there, so the account has no privilege on it and MySQL refuses every connection (error 1044): "+
+			"read a table of %q, or leave dbName out (and the InnoDBCluster's %s annotation, which fills it in)", dbName, dbName, innodbcluster.AnnotationDatabase)})
+	}
+	if slices.Contains(reads.InformationSchema, "PROCESSLIST") && !slices.Contains(settings.Privileges, "PROCESS") {
+		problems = append(problems, ScalerProblem{"query", fmt.Sprintf("the query reads information_schema.PROCESSLIST, which shows the account only its own sessions: "+
+			"annotate the InnoDBCluster %s: PROCESS for it to see every session", innodbcluster.AnnotationScalerPrivileges)})
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return reads.Tables, nil
+}
+
 // ScalerGrantsFor reads what c's scaler account needs from the ScaledObjects of c's
-// namespace. A ScaledObject being deleted needs nothing any more. A query whose tables
-// cannot be read, or that reads what the account may never be given (see
-// sqltables.Refused), is a problem: the validating webhook denies such a query, so it
-// is one written before the cluster asked for the account, or while innokeda was away.
-func ScalerGrantsFor(c *innodbcluster.InnoDBCluster, scaledObjects []kedav1alpha1.ScaledObject) ScalerGrants {
+// namespace. A ScaledObject being deleted needs nothing any more. A trigger the account
+// cannot serve (ScalerTrigger) is a problem: the validating webhook denies it, so it is
+// one written before the cluster asked for the account, or while innokeda was away.
+func ScalerGrantsFor(c *innodbcluster.InnoDBCluster, settings innodbcluster.ScalerSettings, scaledObjects []kedav1alpha1.ScaledObject) ScalerGrants {
 	var g ScalerGrants
 	found := map[sqltables.Table]bool{}
 	for _, so := range scaledObjects {
 		if so.Namespace != c.Namespace || so.DeletionTimestamp != nil {
 			continue
 		}
+		polls := false
 		for i, t := range so.Spec.Triggers {
 			if !UsesManagedAuthentication(t, c.Name) {
 				continue
 			}
 			g.Triggers++
-			where := fmt.Sprintf("ScaledObject %s spec.triggers[%d]", so.Name, i)
-			if u := strings.TrimSpace(t.Metadata["username"]); u != "" && u != ScalerUser {
-				g.Problems = append(g.Problems, fmt.Sprintf("%s sets metadata.username %q, which KEDA uses instead of the TriggerAuthentication's %s: remove it", where, u, ScalerUser))
-			}
-			tables, err := sqltables.Read(strings.TrimSpace(t.Metadata["query"]), strings.TrimSpace(t.Metadata["dbName"]))
-			if err != nil {
-				g.Problems = append(g.Problems, fmt.Sprintf("%s: the query %v", where, err))
-				continue
-			}
-			if refused := refusedTable(tables); refused != "" {
-				g.Problems = append(g.Problems, fmt.Sprintf("%s: the query %s", where, refused))
-				continue
+			polls = true
+			tables, problems := ScalerTrigger(t, strings.TrimSpace(t.Metadata["dbName"]), settings)
+			for _, p := range problems {
+				g.Problems = append(g.Problems, fmt.Sprintf("ScaledObject %s spec.triggers[%d]: %s", so.Name, i, p.Message))
 			}
 			for _, table := range tables {
 				found[table] = true
 			}
+		}
+		if polls {
+			g.ScaledObjects = append(g.ScaledObjects, so.Name)
 		}
 	}
 	for t := range found {
@@ -141,15 +202,6 @@ func ScalerGrantsFor(c *innodbcluster.InnoDBCluster, scaledObjects []kedav1alpha
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+	slices.Sort(g.ScaledObjects)
 	return g
-}
-
-// refusedTable returns why one of tables may never be granted, or "".
-func refusedTable(tables []sqltables.Table) string {
-	for _, t := range tables {
-		if reason := sqltables.Refused(t); reason != "" {
-			return reason
-		}
-	}
-	return ""
 }

@@ -8,6 +8,7 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/internal/sqltables"
 	"github.com/innokeda/innokeda/test/gen"
@@ -35,26 +36,39 @@ func TestScalerGrantsFor(t *testing.T) {
 	clusterAuth.AuthenticationRef = &kedav1alpha1.AuthenticationRef{Name: "mycluster-innokeda", Kind: "ClusterTriggerAuthentication"}
 	cpu := kedav1alpha1.ScaleTriggers{Type: "cpu", Metadata: map[string]string{"value": "50"}, AuthenticationRef: &kedav1alpha1.AuthenticationRef{Name: "mycluster-innokeda"}}
 
-	got := managed.ScalerGrantsFor(cluster, []kedav1alpha1.ScaledObject{
+	long := strings.Repeat("t", 65)
+	got := managed.ScalerGrantsFor(cluster, innodbcluster.ScalerSettings{Account: innodbcluster.ScalerAccountManaged}, []kedav1alpha1.ScaledObject{
 		so("orders", mysqlTrigger("WITH recent AS (SELECT id FROM orders) SELECT COUNT(*) FROM recent JOIN shop.items USING (id)", "dbName", "app")),
 		so("dupe", mysqlTrigger("SELECT COUNT(*) FROM shop.items"), otherAuth, clusterAuth, cpu),
 		so("secrets", mysqlTrigger("SELECT COUNT(*) FROM mysql.user")),
 		so("unqualified", mysqlTrigger("SELECT COUNT(*) FROM orders")),
 		so("root", mysqlTrigger("SELECT COUNT(*) FROM shop.rooted", "username", "root")),
 		so("schemata", mysqlTrigger("SELECT COUNT(*) FROM information_schema.schemata")),
+		so("processes", mysqlTrigger("SELECT COUNT(*) FROM information_schema.processlist")),
+		so("elsewhere-db", mysqlTrigger("SELECT COUNT(*) FROM shop.items", "dbName", "app")),
+		so("long", mysqlTrigger("SELECT COUNT(*) FROM shop."+long)),
+		so("tab", mysqlTrigger("SELECT COUNT(*) FROM orders", "dbName", "ap\tp")),
 		deleting, otherNamespace,
 	})
-	wantTables := []sqltables.Table{{Schema: "app", Name: "orders"}, {Schema: "shop", Name: "items"}, {Schema: "shop", Name: "rooted"}}
+	wantTables := []sqltables.Table{{Schema: "app", Name: "orders"}, {Schema: "shop", Name: "items"}}
 	if diff := cmp.Diff(wantTables, got.Tables); diff != "" {
 		t.Errorf("tables (-want +got):\n%s", diff)
 	}
-	if got.Triggers != 6 {
-		t.Errorf("%d triggers poll with the account, want 6", got.Triggers)
+	if got.Triggers != 10 {
+		t.Errorf("%d triggers poll with the account, want 10", got.Triggers)
+	}
+	wantNames := []string{"dupe", "elsewhere-db", "long", "orders", "processes", "root", "schemata", "secrets", "tab", "unqualified"}
+	if diff := cmp.Diff(wantNames, got.ScaledObjects); diff != "" {
+		t.Errorf("ScaledObjects (-want +got):\n%s", diff)
 	}
 	wantProblems := []string{
 		"ScaledObject secrets spec.triggers[0]: the query reads mysql.user: innokeda never grants",
 		"ScaledObject unqualified spec.triggers[0]: the query names table orders without a schema",
-		`ScaledObject root spec.triggers[0] sets metadata.username "root", which KEDA uses instead`,
+		`ScaledObject root spec.triggers[0]: sets metadata.username "root", which KEDA uses instead`,
+		"ScaledObject processes spec.triggers[0]: the query reads information_schema.PROCESSLIST, which shows the account only its own sessions",
+		`ScaledObject elsewhere-db spec.triggers[0]: KEDA opens its connections in database "app" (dbName), and the query reads no table there`,
+		"ScaledObject long spec.triggers[0]: the query reads shop." + long + ", whose name",
+		"ScaledObject tab spec.triggers[0]: the query reads `ap\tp`.orders, whose name \"ap\\tp\" contains the byte 0x09",
 	}
 	if len(got.Problems) != len(wantProblems) {
 		t.Fatalf("problems %q, want %d", got.Problems, len(wantProblems))

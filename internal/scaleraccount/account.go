@@ -158,6 +158,11 @@ func Ensure(ctx context.Context, conn Admin, d Desired) (Result, error) {
 		return Result{}, fmt.Errorf("reading lower_case_table_names: %w", err)
 	}
 	current.FoldCase = len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] != "0"
+	if d.NewPassword != nil && (!current.Exists || !current.PasswordWorks) {
+		if d.Password, err = d.NewPassword(); err != nil {
+			return Result{}, fmt.Errorf("storing a new password for %s: %w", account(d.User, d.Host), err)
+		}
+	}
 
 	plan, err := Plan(current, d)
 	if err != nil {

@@ -3,6 +3,7 @@ package scaleraccount
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -234,5 +235,54 @@ func TestRemove(t *testing.T) {
 	}
 	if err := Remove(context.Background(), gone, "a\x00", "%"); err == nil {
 		t.Error("a user name with NUL removed")
+	}
+}
+
+// TestEnsureSetsOnlyAPasswordItJustGenerated: with NewPassword, the password the server
+// gets is the one NewPassword returns, and only when one must be set.
+func TestEnsureSetsOnlyAPasswordItJustGenerated(t *testing.T) {
+	const planted, fresh = "PlantedPassword0123456789abcdefghij", "FreshPassword0123456789abcdefghijklm"
+	for _, tc := range []struct {
+		name       string
+		server     func() *fakeAdmin
+		newErr     error
+		wantCalled bool
+		wantSet    string // the statement prefix that sets the password, "" for none
+		wantErr    string
+	}{
+		{name: "a new account", server: func() *fakeAdmin { return mariaDBServer("OFF") }, wantCalled: true, wantSet: "CREATE USER"},
+		{name: "a password that no longer works", server: func() *fakeAdmin {
+			f := mysqlServer("PRIMARY", "0", "0")
+			f.works = false
+			return f
+		}, wantCalled: true, wantSet: "ALTER USER 'innokeda_scaler'@'%' IDENTIFIED BY"},
+		{name: "a password that works", server: func() *fakeAdmin { return mysqlServer("PRIMARY", "0", "0") }},
+		{name: "storing the new password fails: nothing is set", server: func() *fakeAdmin { return mariaDBServer("OFF") },
+			newErr: errors.New("Secret write conflict"), wantCalled: true, wantErr: "storing a new password for 'innokeda_scaler'@'%': Secret write conflict"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.server()
+			d := desired([]Table{{"testdb", "testtable"}})
+			d.Password = planted
+			called := false
+			d.NewPassword = func() (string, error) { called = true; return fresh, tc.newErr }
+			_, err := Ensure(context.Background(), f, d)
+			if called != tc.wantCalled {
+				t.Errorf("NewPassword called: %v, want %v", called, tc.wantCalled)
+			}
+			if got := fmt.Sprint(err); tc.wantErr == "" && err != nil || tc.wantErr != "" && got != tc.wantErr {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+			all := strings.Join(f.execs, "\n")
+			if strings.Contains(all, planted) {
+				t.Errorf("the password from the Secret was set on the server:\n%s", all)
+			}
+			switch {
+			case tc.wantSet != "" && !strings.Contains(all, tc.wantSet) || tc.wantSet != "" && !strings.Contains(all, fresh):
+				t.Errorf("want %s with the fresh password, ran:\n%s", tc.wantSet, all)
+			case tc.wantSet == "" && strings.Contains(all, "IDENTIFIED BY"):
+				t.Errorf("a password was set:\n%s", all)
+			}
+		})
 	}
 }

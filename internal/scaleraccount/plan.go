@@ -22,6 +22,11 @@ type Desired struct {
 	// Password is the account's password, from a Secret innokeda owns (GeneratePassword).
 	// It never appears in an error or a log: statements holding it are shown redacted.
 	Password string
+	// NewPassword, when set, is called when the account must be created or its password
+	// no longer works: the password set is the one it returns (and stores), not Password.
+	// So a password someone else put into the Secret is never set on the server: only one
+	// this process has just generated.
+	NewPassword func() (string, error)
 	// MaxUserConnections bounds the account's sessions; 0 means DefaultMaxUserConnections.
 	// See ConnectionLimit.
 	MaxUserConnections int
@@ -58,6 +63,9 @@ const (
 //     idle connections: 2 per trigger;
 //   - a dry-run holds one connection and, when it must stop an overrunning statement,
 //     opens a second for KILL CONNECTION: 2 per dry-run.
+//
+// The controller's own check of the password (Conn.Authenticates) needs no share: a
+// server that refuses it for the limit has accepted the password.
 //
 // The dry-runs' share is counted in full so that dry-runs (which anyone who may create
 // a ScaledObject can start, with slow queries) can never take the connections KEDA's

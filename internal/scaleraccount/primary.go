@@ -20,14 +20,16 @@ type DialFunc func(hostPort string) (string, error)
 // from performance_schema.replication_group_members, whose MEMBER_HOST is the pod's
 // @@report_host, a name under the instances service: mysql-operator
 // mysqloperator/init_main.py sets it from fqdn.pod_fqdn), OnPrimary connects to that
-// host, again through dial, and runs do once more. A primary that moves again in the
+// host, through dialPrimary (which should accept only the cluster's own members: the
+// name comes from the server, and a server is not trusted to pick where innokeda sends
+// the root password next), and runs do once more. A primary that moves again in the
 // meantime is left for the next attempt: following the group around in a loop would
 // be the retry storm a read-only server must not cause.
 //
 // ctx must have a deadline; it bounds both sessions.
-func OnPrimary(ctx context.Context, cfg *mysql.Config, dial DialFunc, do func(context.Context, Admin) error) error {
+func OnPrimary(ctx context.Context, cfg *mysql.Config, dial, dialPrimary DialFunc, do func(context.Context, Admin) error) error {
 	connect := func(ctx context.Context, dialAddress string) (session, error) { return Connect(ctx, cfg, dialAddress) }
-	return onPrimary(ctx, cfg.Addr, dial, connect, do)
+	return onPrimary(ctx, cfg.Addr, dial, dialPrimary, connect, do)
 }
 
 // session is an Admin to close.
@@ -36,7 +38,7 @@ type session interface {
 	Close() error
 }
 
-func onPrimary(ctx context.Context, addr string, dial DialFunc, connect func(context.Context, string) (session, error), do func(context.Context, Admin) error) error {
+func onPrimary(ctx context.Context, addr string, dial, dialPrimary DialFunc, connect func(context.Context, string) (session, error), do func(context.Context, Admin) error) error {
 	for hop := 0; ; hop++ {
 		dialAddress, err := dial(addr)
 		if err != nil {
@@ -59,6 +61,6 @@ func onPrimary(ctx context.Context, addr string, dial DialFunc, connect func(con
 		if next == addr {
 			return err
 		}
-		addr = next
+		addr, dial = next, dialPrimary
 	}
 }

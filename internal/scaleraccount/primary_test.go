@@ -30,7 +30,6 @@ func TestOnPrimaryMovesToTheGroupsPrimaryOnce(t *testing.T) {
 		// primaryOf maps the address dialed to the primary that server names ("" when
 		// it is the primary itself).
 		primaryOf map[string]string
-		refused   string // a host the policy refuses
 		wantDials []string
 		wantErr   string
 	}{
@@ -42,19 +41,24 @@ func TestOnPrimaryMovesToTheGroupsPrimaryOnce(t *testing.T) {
 		{name: "the primary moved again: no second move, the read-only error",
 			primaryOf: map[string]string{"ip-" + instances: member1 + ":3306", "ip-" + member1 + ":3306": member2 + ":3306"},
 			wantDials: []string{instances, member1 + ":3306"}, wantErr: "is not the primary"},
-		{name: "the primary named is not one the host policy allows",
-			primaryOf: map[string]string{"ip-" + instances: "evil.example.com:3306"}, refused: "evil.example.com:3306",
-			wantDials: []string{instances, "evil.example.com:3306"}, wantErr: "innokeda may not connect to evil.example.com:3306: not the cluster's"},
+		{name: "the primary named is not a member of the cluster",
+			primaryOf: map[string]string{"ip-" + instances: "mycluster.db.svc.cluster.local:3306"},
+			wantDials: []string{instances, "mycluster.db.svc.cluster.local:3306"}, wantErr: "innokeda may not connect to mycluster.db.svc.cluster.local:3306: not a member"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var dials []string
 			var sessions []*primaryServer
 			dial := func(hostPort string) (string, error) {
 				dials = append(dials, hostPort)
-				if hostPort == tc.refused {
-					return "", errors.New("not the cluster's")
-				}
 				return "ip-" + hostPort, nil
+			}
+			// Only member pods' names are followed.
+			dialPrimary := func(hostPort string) (string, error) {
+				if !strings.HasPrefix(hostPort, "mycluster-1.") && !strings.HasPrefix(hostPort, "mycluster-2.") {
+					dials = append(dials, hostPort)
+					return "", errors.New("not a member")
+				}
+				return dial(hostPort)
 			}
 			connect := func(_ context.Context, address string) (session, error) {
 				s := &primaryServer{address: address}
@@ -62,7 +66,7 @@ func TestOnPrimaryMovesToTheGroupsPrimaryOnce(t *testing.T) {
 				return s, nil
 			}
 			var ranOn []string
-			err := onPrimary(context.Background(), instances, dial, connect, func(_ context.Context, conn Admin) error {
+			err := onPrimary(context.Background(), instances, dial, dialPrimary, connect, func(_ context.Context, conn Admin) error {
 				s := conn.(*primaryServer)
 				ranOn = append(ranOn, s.address)
 				if primary := tc.primaryOf[s.address]; primary != "" {

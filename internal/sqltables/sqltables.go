@@ -62,20 +62,41 @@ var modes = []tidbmysql.SQLMode{
 // The error, if any, is phrased as the fix and reads after the word "query", as
 // dryrun.CheckQuery's do (whose error Read returns for a query the guard refuses).
 func Read(query, defaultSchema string) ([]Table, error) {
+	r, err := ReadAll(query, defaultSchema)
+	return r.Tables, err
+}
+
+// Reads are the tables a query reads: those that need a grant, and those of
+// information_schema, which every account may read but whose rows depend on the
+// account's privileges (PROCESSLIST shows only the account's own sessions without
+// PROCESS, TABLES only the tables it may see).
+type Reads struct {
+	Tables []Table
+	// InformationSchema are the information_schema tables read, in upper case, sorted.
+	InformationSchema []string
+	// Functions are the functions the query calls by name, in lower case, sorted;
+	// schema.name for a schema-qualified (stored) one. Aggregate and window functions,
+	// operators and CAST are not listed.
+	Functions []string
+}
+
+// ReadAll is Read, with the information_schema tables the query reads.
+func ReadAll(query, defaultSchema string) (Reads, error) {
 	if err := dryrun.CheckQuery(query); err != nil {
-		return nil, err
+		return Reads{}, err
 	}
 	found := map[Table]bool{}
+	informationSchema, functions := map[string]bool{}, map[string]bool{}
 	for i, mode := range modes {
-		w := &walker{defaultSchema: defaultSchema, found: found}
+		w := &walker{defaultSchema: defaultSchema, found: found, informationSchema: informationSchema, functions: functions}
 		if err := w.walk(query, mode); err != nil {
 			if i < 2 { // cannot happen: CheckQuery parsed it under these modes
-				return nil, fmt.Errorf("is not a SELECT statement MySQL's grammar accepts (%v): give one SELECT statement that returns a single number", err)
+				return Reads{}, fmt.Errorf("is not a SELECT statement MySQL's grammar accepts (%v): give one SELECT statement that returns a single number", err)
 			}
 			// A server in this sql_mode refuses the query: it reads nothing.
 		}
 		if w.err != nil {
-			return nil, w.err
+			return Reads{}, w.err
 		}
 	}
 	tables := make([]Table, 0, len(found))
@@ -85,7 +106,17 @@ func Read(query, defaultSchema string) ([]Table, error) {
 	slices.SortFunc(tables, func(a, b Table) int {
 		return cmp.Or(strings.Compare(a.Schema, b.Schema), strings.Compare(a.Name, b.Name))
 	})
-	return tables, nil
+	var information []string
+	for t := range informationSchema {
+		information = append(information, t)
+	}
+	slices.Sort(information)
+	var called []string
+	for f := range functions {
+		called = append(called, f)
+	}
+	slices.Sort(called)
+	return Reads{Tables: tables, InformationSchema: information, Functions: called}, nil
 }
 
 // walk parses query under mode and walks the statements, returning the parser's error.
@@ -105,10 +136,12 @@ func (w *walker) walk(query string, mode tidbmysql.SQLMode) error {
 // walker collects the tables of one parse tree. frames holds, innermost last, the CTE
 // names each enclosing WITH clause makes visible at the point being walked.
 type walker struct {
-	defaultSchema string
-	found         map[Table]bool
-	frames        []frame
-	err           error
+	defaultSchema     string
+	found             map[Table]bool
+	informationSchema map[string]bool
+	functions         map[string]bool
+	frames            []frame
+	err               error
 }
 
 type frame struct {
@@ -133,6 +166,12 @@ func (w *walker) Enter(n ast.Node) (ast.Node, bool) {
 		return n, true // its bodies are walked by withClause
 	case *ast.TableName:
 		w.table(n)
+	case *ast.FuncCallExpr:
+		name := n.FnName.L
+		if n.Schema.L != "" {
+			name = n.Schema.L + "." + name
+		}
+		w.functions[name] = true
 	}
 	return n, w.err != nil
 }
@@ -215,7 +254,8 @@ func (w *walker) table(n *ast.TableName) {
 		schema = w.defaultSchema
 	}
 	if strings.EqualFold(schema, "information_schema") {
-		return // readable by every account: no grant needed
+		w.informationSchema[strings.ToUpper(name)] = true // readable by every account: no grant needed
+		return
 	}
 	w.found[Table{Schema: schema, Name: name}] = true
 }

@@ -164,7 +164,21 @@ func TestManagedScalerAccount(t *testing.T) {
 		if err := mariadb.Admin().QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.user WHERE User = ?", managed.ScalerUser).Scan(&accounts); err != nil || accounts != 0 {
 			t.Errorf("%d accounts %s left (%v)", accounts, managed.ScalerUser, err)
 		}
-		waitForEvent(t, c, cluster, corev1.EventTypeNormal, controller.ReasonScalerAccountRemoved, "Dropped MySQL account innokeda_scaler@'%'")
+		waitForEvent(t, c, cluster, corev1.EventTypeNormal, controller.ReasonScalerAccountRemoved, "Dropped MySQL account innokeda_scaler@'%' and deleted Secret mycluster-innokeda-scaler")
+		eventually(t, "the TriggerAuthentication to drop its record of the account", func(ctx context.Context) (bool, error) {
+			err := c.Get(ctx, taKey, ta)
+			return err == nil && !managed.ScalerAccountRecorded(ta), err
+		})
+	})
+
+	t.Run("switching with ScaledObjects in place: KEDA keeps its connections, and innokeda says so", func(t *testing.T) {
+		annotate(t, c, cluster, innodbcluster.AnnotationScalerAccount, "managed")
+		note := waitForEvent(t, c, cluster, corev1.EventTypeWarning, controller.ReasonKEDAStillPollsAsRoot, "ScaledObject(s) again")
+		if !strings.Contains(note, "kubectl rollout restart deployment keda-operator -n keda") {
+			t.Errorf("event: %s", note)
+		}
+		annotate(t, c, cluster, innodbcluster.AnnotationScalerAccount, "root")
+		eventually(t, "the account to be dropped again", func(context.Context) (bool, error) { return scalerGrants(t) == nil, nil })
 	})
 
 	t.Run("no password in any event", func(t *testing.T) {
