@@ -72,6 +72,8 @@ func Decide(so *kedav1alpha1.ScaledObject, facts Facts) Result {
 		}
 	}
 	d.replicaBounds()
+	d.pacing()
+	d.clusterState()
 	d.recordFills()
 	return Result{Object: d.obj, Fills: d.fills, Patch: d.patch, Warnings: d.warnings}
 }

@@ -25,7 +25,7 @@ const (
 )
 
 func TestDecide(t *testing.T) {
-	cluster := gen.InnoDBCluster(ns, "mycluster")
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterStatus(innodbcluster.StatusOnline))
 	sts := gen.StatefulSet(cluster)
 	facts := autofill.Facts{ClusterDomain: "cluster.local", StatefulSet: sts, Cluster: cluster}
 	with := func(mods ...func(*autofill.Facts)) autofill.Facts {
@@ -52,7 +52,8 @@ func TestDecide(t *testing.T) {
 		gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "username", "root"),
 		gen.WithAuthenticationRef(0, "", "mycluster-innokeda"),
 		gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)),
-		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount"),
+		gen.WithPacing(),
+		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
 	)
 	bare := gen.ScaledObject(ns, "so", "mycluster", gen.WithMySQLTrigger(query, "3"))
 
@@ -71,7 +72,7 @@ func TestDecide(t *testing.T) {
 			facts: facts,
 			want:  fullyFilled,
 			wantWarnings: []string{
-				"innokeda filled 8 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3",
+				"innokeda filled 10 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
 			},
 		},
 		{
@@ -84,10 +85,11 @@ func TestDecide(t *testing.T) {
 				gen.WithTriggerMetadata(0, "host", instHost, "port", "3306"),
 				gen.WithAuthenticationRef(0, "", "mycluster-innokeda"),
 				gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](10)),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port"),
+				gen.WithPacing(),
+				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
 			),
 			wantWarnings: []string{
-				`innokeda filled 4 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.envSourceContainerName=mysql (replaced: ".spec.template.spec.containers[0]" is not a container of StatefulSet mycluster (containers: sidecar, mysql)); spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=` + instHost + `; spec.triggers[0].metadata.port=3306`,
+				`innokeda filled 6 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.envSourceContainerName=mysql (replaced: ".spec.template.spec.containers[0]" is not a container of StatefulSet mycluster (containers: sidecar, mysql)); spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=` + instHost + `; spec.triggers[0].metadata.port=3306; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s`,
 			},
 		},
 		{
@@ -113,10 +115,10 @@ func TestDecide(t *testing.T) {
 			facts: with(clusterWith(gen.WithClusterAnnotation(innodbcluster.AnnotationHostService, "router"), gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))),
 			want: gen.ScaledObjectFrom(fullyFilled,
 				gen.WithTriggerMetadata(0, "host", "mycluster.mysql-cluster.svc.cluster.local", "dbName", "testdb"),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount"),
+				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
 			),
 			wantWarnings: []string{
-				"innokeda filled 9 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=mycluster.mysql-cluster.svc.cluster.local; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3",
+				"innokeda filled 11 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=mycluster.mysql-cluster.svc.cluster.local; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
 			},
 		},
 		{
@@ -144,7 +146,7 @@ func TestDecide(t *testing.T) {
 			want: gen.ScaledObjectFrom(fullyFilled,
 				gen.WithTrigger("cron", map[string]string{"timezone": "UTC", "start": "0 8 * * *", "end": "0 18 * * *", "desiredReplicas": "5"})),
 			wantWarnings: []string{
-				"innokeda filled 8 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3",
+				"innokeda filled 10 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
 			},
 		},
 		{
@@ -154,10 +156,10 @@ func TestDecide(t *testing.T) {
 				f.TriggerAuthentications = map[autofill.AuthKey]sets.Set[string]{{Kind: "TriggerAuthentication", Name: "app-auth"}: sets.New("connectionString")}
 			}),
 			want: gen.ScaledObjectFrom(bare, gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"), gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](5)),
-				gen.WithAuthenticationRef(0, "", "app-auth"),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].authenticationRef")),
+				gen.WithAuthenticationRef(0, "", "app-auth"), gen.WithPacing(),
+				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].authenticationRef,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp")),
 			wantWarnings: []string{
-				"innokeda filled 1 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.triggers[0].authenticationRef=app-auth",
+				"innokeda filled 3 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.triggers[0].authenticationRef=app-auth; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
 			},
 		},
 		{
@@ -173,11 +175,11 @@ func TestDecide(t *testing.T) {
 			facts: with(func(f *autofill.Facts) { f.RootUserInSecret = true }),
 			want: gen.ScaledObjectFrom(bare, gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"),
 				gen.WithTriggerMetadata(0, "passwordFromEnv", "MYSQL_ROOT_PASSWORD", "host", instHost, "port", "3306"),
-				gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.maxReplicaCount,spec.minReplicaCount")),
+				gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)), gen.WithPacing(),
+				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp")),
 			wantWarnings: []string{
 				"spec.triggers[0]: the trigger has no username; set metadata.username",
-				"innokeda filled 6 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.maxReplicaCount=9; spec.minReplicaCount=3",
+				"innokeda filled 8 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
 			},
 		},
 		{

@@ -21,8 +21,24 @@ const Kind = "InnoDBCluster"
 type InnoDBCluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              Spec `json:"spec,omitempty"`
+	Spec              Spec   `json:"spec,omitempty"`
+	Status            Status `json:"status,omitempty"`
 }
+
+// Status holds the status fields innokeda reads. The CRD leaves status schemaless; the
+// operator writes status.cluster.
+type Status struct {
+	Cluster ClusterStatus `json:"cluster,omitempty"`
+}
+
+// ClusterStatus is the operator's view of the replication group.
+type ClusterStatus struct {
+	// Status is the group's state: ONLINE, ONLINE_PARTIAL, NO_QUORUM, PENDING, ...
+	Status string `json:"status,omitempty"`
+}
+
+// StatusOnline is status.cluster.status of a group whose members are all ONLINE.
+const StatusOnline = "ONLINE"
 
 // Spec holds the InnoDBCluster spec fields innokeda uses.
 type Spec struct {

@@ -10,6 +10,7 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -101,6 +102,39 @@ func WithReplicas(minReplicas, maxReplicas *int32) ScaledObjectOption {
 	}
 }
 
+// WithScaleDown and WithScaleUp set the HPA behavior's rules (nil removes them).
+func WithScaleDown(rules *autoscalingv2.HPAScalingRules) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) { behavior(so).ScaleDown = rules }
+}
+
+func WithScaleUp(rules *autoscalingv2.HPAScalingRules) ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) { behavior(so).ScaleUp = rules }
+}
+
+// WithPacing sets the pacing innokeda fills for group members: one member per 300 s
+// after a 600 s window down, one per 120 s up.
+func WithPacing() ScaledObjectOption {
+	return func(so *kedav1alpha1.ScaledObject) {
+		WithScaleDown(&autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](600),
+			Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: 300}}})(so)
+		WithScaleUp(&autoscalingv2.HPAScalingRules{
+			Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: 120}}})(so)
+	}
+}
+
+func behavior(so *kedav1alpha1.ScaledObject) *autoscalingv2.HorizontalPodAutoscalerBehavior {
+	if so.Spec.Advanced == nil {
+		so.Spec.Advanced = &kedav1alpha1.AdvancedConfig{}
+	}
+	if so.Spec.Advanced.HorizontalPodAutoscalerConfig == nil {
+		so.Spec.Advanced.HorizontalPodAutoscalerConfig = &kedav1alpha1.HorizontalPodAutoscalerConfig{}
+	}
+	if so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior == nil {
+		so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{}
+	}
+	return so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior
+}
+
 // WithAnnotation sets an annotation.
 func WithAnnotation(key, value string) ScaledObjectOption {
 	return func(so *kedav1alpha1.ScaledObject) { metav1.SetMetaDataAnnotation(&so.ObjectMeta, key, value) }
@@ -125,6 +159,11 @@ func InnoDBCluster(ns, name string, opts ...ClusterOption) *innodbcluster.InnoDB
 		o(c)
 	}
 	return c
+}
+
+// WithClusterStatus sets status.cluster.status, as the operator does.
+func WithClusterStatus(status string) ClusterOption {
+	return func(c *innodbcluster.InnoDBCluster) { c.Status.Cluster.Status = status }
 }
 
 // WithClusterAnnotation sets an annotation on the cluster; an empty value removes it.

@@ -34,6 +34,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"impostor", "mycluster"},
 	{"concurrent", "mycluster"},
 	{"scaler", "mycluster"},
+	{"pacing", "mycluster"},
 }
 
 func TestMain(m *testing.M) {
