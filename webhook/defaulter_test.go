@@ -84,8 +84,8 @@ func TestHandle(t *testing.T) {
 		{
 			name:        "in scope: patched",
 			req:         func(t testing.TB) admission.Request { return request(t, admissionv1.Create, bare) },
-			wantPatches: 14, // 10 fields, 3 parents of the pacing, and the annotation
-			wantWarning: "innokeda filled 10 field(s) from InnoDBCluster mysql-cluster/mycluster",
+			wantPatches: 15, // 11 fields, 3 parents of the pacing, and the annotation
+			wantWarning: "innokeda filled 11 field(s) from InnoDBCluster mysql-cluster/mycluster",
 		},
 		{
 			name: "delete: untouched",

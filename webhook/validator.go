@@ -340,16 +340,17 @@ func rootFallbackRefused(reads sqltables.Reads) string {
 	return ""
 }
 
-// notGrantedYet tells whether a dry-run failed for want of a privilege on a table or a
-// column. (A database the account has no privilege on, error 1044, is one whose tables
-// the query does not read: scalerViolations denies that before.)
+// notGrantedYet tells whether a dry-run failed for want of a privilege on a table, a
+// column, or the database it opens (dbName, which scalerViolations has checked is the
+// schema of a table the query reads: the grant on that table will open it).
 func notGrantedYet(err error) bool {
 	var serverErr *dryrun.ServerError
-	return errors.As(err, &serverErr) && (serverErr.Number == erTableAccessDenied || serverErr.Number == erColumnAccessDenied)
+	return errors.As(err, &serverErr) && (serverErr.Number == erDBAccessDenied || serverErr.Number == erTableAccessDenied || serverErr.Number == erColumnAccessDenied)
 }
 
 // MySQL errors for a missing privilege.
 const (
+	erDBAccessDenied     = 1044 // ER_DBACCESS_DENIED_ERROR
 	erTableAccessDenied  = 1142 // ER_TABLEACCESS_DENIED_ERROR
 	erColumnAccessDenied = 1143 // ER_COLUMNACCESS_DENIED_ERROR
 )

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/sqltables"
 )
 
 // AnnotationAutofilled lists, on a ScaledObject, the field paths innokeda filled.
@@ -180,8 +181,15 @@ func (d *decision) mysqlTrigger(i int) {
 		d.setMetadata(i, "port", port, "the value was not a port number")
 	}
 
-	if db := d.settings.Database; db != "" && md["dbName"] == "" && !params.Has("dbName") {
-		d.setMetadata(i, "dbName", db, "")
+	if md["dbName"] == "" && !params.Has("dbName") {
+		db := d.settings.Database
+		if db == "" {
+			// KEDA names the HPA's metric s<i>-mysql-<dbName>: without one, s0-mysql-.
+			db = sqltables.OnlySchema(strings.TrimSpace(md["query"]))
+		}
+		if db != "" {
+			d.setMetadata(i, "dbName", db, "")
+		}
 	}
 
 	if md["username"] != "" || md["usernameFromEnv"] != "" || params.Has("username") {

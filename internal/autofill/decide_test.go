@@ -49,11 +49,11 @@ func TestDecide(t *testing.T) {
 		gen.WithTarget("apps/v1", "StatefulSet", "mycluster"),
 		gen.WithEnvSourceContainer("mysql"),
 		gen.WithMySQLTrigger(query, "3"),
-		gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "username", "root"),
+		gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "dbName", "testdb", "username", "root"),
 		gen.WithAuthenticationRef(0, "", "mycluster-innokeda"),
 		gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)),
 		gen.WithPacing(),
-		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
+		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
 	)
 	bare := gen.ScaledObject(ns, "so", "mycluster", gen.WithMySQLTrigger(query, "3"))
 
@@ -72,7 +72,7 @@ func TestDecide(t *testing.T) {
 			facts: facts,
 			want:  fullyFilled,
 			wantWarnings: []string{
-				"innokeda filled 10 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
+				"innokeda filled 11 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
 			},
 		},
 		{
@@ -82,14 +82,14 @@ func TestDecide(t *testing.T) {
 			want: gen.ScaledObjectFrom(bare,
 				gen.WithTarget("apps/v1", "StatefulSet", "mycluster"),
 				gen.WithEnvSourceContainer("mysql"),
-				gen.WithTriggerMetadata(0, "host", instHost, "port", "3306"),
+				gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "dbName", "testdb"),
 				gen.WithAuthenticationRef(0, "", "mycluster-innokeda"),
 				gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](10)),
 				gen.WithPacing(),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
+				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
 			),
 			wantWarnings: []string{
-				`innokeda filled 6 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.envSourceContainerName=mysql (replaced: ".spec.template.spec.containers[0]" is not a container of StatefulSet mycluster (containers: sidecar, mysql)); spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=` + instHost + `; spec.triggers[0].metadata.port=3306; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s`,
+				`innokeda filled 7 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.envSourceContainerName=mysql (replaced: ".spec.template.spec.containers[0]" is not a container of StatefulSet mycluster (containers: sidecar, mysql)); spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=` + instHost + `; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s`,
 			},
 		},
 		{
@@ -146,7 +146,7 @@ func TestDecide(t *testing.T) {
 			want: gen.ScaledObjectFrom(fullyFilled,
 				gen.WithTrigger("cron", map[string]string{"timezone": "UTC", "start": "0 8 * * *", "end": "0 18 * * *", "desiredReplicas": "5"})),
 			wantWarnings: []string{
-				"innokeda filled 10 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
+				"innokeda filled 11 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
 			},
 		},
 		{
@@ -163,10 +163,10 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "host, port and username that the TriggerAuthentication provides are not put into metadata",
+			name: "host, port, dbName and username that the TriggerAuthentication provides are not put into metadata",
 			in:   gen.ScaledObjectFrom(fullyFilled, gen.WithTrigger("mysql", map[string]string{"query": query, "queryValue": "3"}), gen.WithAuthenticationRef(1, "ClusterTriggerAuthentication", "shared"), gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
 			facts: with(func(f *autofill.Facts) {
-				f.TriggerAuthentications = map[autofill.AuthKey]sets.Set[string]{{Kind: "ClusterTriggerAuthentication", Name: "shared"}: sets.New("host", "port", "username", "password")}
+				f.TriggerAuthentications = map[autofill.AuthKey]sets.Set[string]{{Kind: "ClusterTriggerAuthentication", Name: "shared"}: sets.New("host", "port", "dbName", "username", "password")}
 			}),
 		},
 		{
@@ -174,12 +174,29 @@ func TestDecide(t *testing.T) {
 			in:    gen.ScaledObjectFrom(bare, gen.WithTriggerMetadata(0, "passwordFromEnv", "MYSQL_ROOT_PASSWORD")),
 			facts: with(func(f *autofill.Facts) { f.RootUserInSecret = true }),
 			want: gen.ScaledObjectFrom(bare, gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"),
-				gen.WithTriggerMetadata(0, "passwordFromEnv", "MYSQL_ROOT_PASSWORD", "host", instHost, "port", "3306"),
+				gen.WithTriggerMetadata(0, "passwordFromEnv", "MYSQL_ROOT_PASSWORD", "host", instHost, "port", "3306", "dbName", "testdb"),
 				gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)), gen.WithPacing(),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp")),
+				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp")),
 			wantWarnings: []string{
 				"spec.triggers[0]: the trigger has no username; set metadata.username",
-				"innokeda filled 8 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
+				"innokeda filled 9 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
+			},
+		},
+		{
+			name: "dbName: the query's only schema, none when it reads several or names none",
+			in: gen.ScaledObjectFrom(fullyFilled, gen.WithTriggerMetadata(0, "dbName", ""),
+				gen.WithTrigger("mysql", map[string]string{"query": "SELECT COUNT(*) FROM a.t JOIN b.u", "queryValue": "1", "host": instHost, "port": "3306", "username": "root"}),
+				gen.WithTrigger("mysql", map[string]string{"query": "SELECT COUNT(*) FROM t", "queryValue": "1", "host": instHost, "port": "3306", "username": "root"}),
+				gen.WithAuthenticationRef(1, "", "mycluster-innokeda"), gen.WithAuthenticationRef(2, "", "mycluster-innokeda"),
+				gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
+			facts: facts,
+			want: gen.ScaledObjectFrom(fullyFilled,
+				gen.WithTrigger("mysql", map[string]string{"query": "SELECT COUNT(*) FROM a.t JOIN b.u", "queryValue": "1", "host": instHost, "port": "3306", "username": "root"}),
+				gen.WithTrigger("mysql", map[string]string{"query": "SELECT COUNT(*) FROM t", "queryValue": "1", "host": instHost, "port": "3306", "username": "root"}),
+				gen.WithAuthenticationRef(1, "", "mycluster-innokeda"), gen.WithAuthenticationRef(2, "", "mycluster-innokeda"),
+				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].metadata.dbName")),
+			wantWarnings: []string{
+				"innokeda filled 1 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.triggers[0].metadata.dbName=testdb",
 			},
 		},
 		{

@@ -63,7 +63,7 @@ func TestPacing(t *testing.T) {
 	facts := autofill.Facts{ClusterDomain: "cluster.local", StatefulSet: gen.StatefulSet(online), Cluster: online}
 	filledBut := func(opts ...gen.ScaledObjectOption) autofill.Result {
 		base := gen.ScaledObject(ns, "so", "mycluster", gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"),
-			gen.WithMySQLTrigger(query, "3"), gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "username", "root"),
+			gen.WithMySQLTrigger(query, "3"), gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "dbName", "testdb", "username", "root"),
 			gen.WithAuthenticationRef(0, "", "mycluster-innokeda"), gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)))
 		so := gen.ScaledObjectFrom(base, opts...)
 		r := autofill.Decide(so, facts)

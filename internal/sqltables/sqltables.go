@@ -119,6 +119,28 @@ func ReadAll(query, defaultSchema string) (Reads, error) {
 	return Reads{Tables: tables, InformationSchema: information, Functions: called}, nil
 }
 
+// OnlySchema returns the schema of every table query reads, when all are qualified with
+// the same one, or "". It parses once, in the default sql_mode: it names a default for
+// dbName (the name KEDA gives the metric), and decides nothing about safety or grants.
+func OnlySchema(query string) string {
+	w := &walker{found: map[Table]bool{}, informationSchema: map[string]bool{}, functions: map[string]bool{}, defaultSchema: "\x00"}
+	if err := w.walk(query, 0); err != nil || w.err != nil {
+		return ""
+	}
+	schema := ""
+	for t := range w.found {
+		switch {
+		case t.Schema == "\x00": // unqualified
+			return ""
+		case schema == "":
+			schema = t.Schema
+		case t.Schema != schema:
+			return ""
+		}
+	}
+	return schema
+}
+
 // walk parses query under mode and walks the statements, returning the parser's error.
 // The parser reuses its memory for the next parse, so the tree is walked before the parser
 // goes back to the pool.

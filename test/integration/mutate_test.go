@@ -115,18 +115,18 @@ func TestMutatingWebhookFillsScaledObjectThroughAPIServer(t *testing.T) {
 		gen.WithTarget("apps/v1", "StatefulSet", "mycluster"),
 		gen.WithEnvSourceContainer("mysql"),
 		gen.WithMySQLTrigger(query, "3"),
-		gen.WithTriggerMetadata(0, "host", host, "port", "3306", "username", "root"),
+		gen.WithTriggerMetadata(0, "host", host, "port", "3306", "dbName", "testdb", "username", "root"),
 		gen.WithAuthenticationRef(0, "", "mycluster-innokeda"),
 		gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)), gen.WithPacing()).Spec
 	if diff := cmp.Diff(wantSpec, stored.Spec); diff != "" {
 		t.Errorf("stored spec (-want +got):\n%s", diff)
 	}
-	wantAnnotation := "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"
+	wantAnnotation := "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"
 	if got := stored.Annotations[autofill.AnnotationAutofilled]; got != wantAnnotation {
 		t.Errorf("annotation %s = %q, want %q", autofill.AnnotationAutofilled, got, wantAnnotation)
 	}
 	got := warnings.Take()
-	want := `innokeda filled 10 field(s) from InnoDBCluster ` + ns + `/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql (replaced: ".spec.template.spec.containers[0]" is not a container of StatefulSet mycluster (containers: sidecar, mysql)); spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=` + host + `; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s`
+	want := `innokeda filled 11 field(s) from InnoDBCluster ` + ns + `/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql (replaced: ".spec.template.spec.containers[0]" is not a container of StatefulSet mycluster (containers: sidecar, mysql)); spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=` + host + `; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s`
 	dryRun := "spec.triggers[0]: dry-run returned 2 in "
 	if !slices.Contains(got, want) || !slices.ContainsFunc(got, func(w string) bool { return strings.HasPrefix(w, dryRun) }) {
 		t.Errorf("client warnings = %q, want one %q and one starting %q", got, want, dryRun)

@@ -114,6 +114,7 @@ func TestManagedScalerAccount(t *testing.T) {
 	t.Run("a query that no longer reads the table revokes it", func(t *testing.T) {
 		updateScaledObject(t, c, so, func(so *kedav1alpha1.ScaledObject) {
 			so.Spec.Triggers[0].Metadata["query"] = "SELECT COUNT(*) FROM information_schema.schemata"
+			delete(so.Spec.Triggers[0].Metadata, "dbName") // the account will have nothing in testdb
 		})
 		waitForEvent(t, c, cluster, corev1.EventTypeNormal, controller.ReasonScalerGrantsUpdated, "revoked SELECT ON `testdb`.`testtable`")
 		if got := scalerGrants(t); len(got) != 1 {
