@@ -50,6 +50,7 @@ const (
 	ReasonInvalidAnnotation = "InvalidAnnotation"
 	ReasonRejected          = "ScaledObjectRejected"
 	ReasonSecretNotFound    = "SecretNotFound"
+	ReasonWaitingForOnline  = "WaitingForOnline"
 )
 
 // Options tune the controller.
@@ -97,7 +98,10 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("innodbcluster").
 		// Status updates by the operator are of no interest: only spec and annotations are.
-		For(&innodbcluster.InnoDBCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// Of the status, only the group's state matters (the zero-YAML ScaledObject waits
+		// for ONLINE), and the start of a deletion.
+		For(&innodbcluster.InnoDBCluster{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, clusterStateChanged, deletionStarted))).
 		// KEDA writes the status of what innokeda owns; only spec changes (someone else
 		// editing it) and deletions need innokeda to act.
 		Owns(&kedav1alpha1.TriggerAuthentication{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -141,6 +145,18 @@ func clustersPolledBy(_ context.Context, obj client.Object) []reconcile.Request 
 	return requests
 }
 
+// clusterStateChanged passes an update of an InnoDBCluster's status.cluster.status.
+var clusterStateChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*innodbcluster.InnoDBCluster)
+		updated, okNew := e.ObjectNew.(*innodbcluster.InnoDBCluster)
+		return okOld && okNew && old.Status.Cluster.Status != updated.Status.Cluster.Status
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
 // deletionStarted passes the update that marks an object for deletion.
 var deletionStarted = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
@@ -163,7 +179,14 @@ func (r *InnoDBClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	if !cluster.DeletionTimestamp.IsZero() {
 		r.scalers.set(req.NamespacedName, false)
-		return ctrl.Result{}, nil
+		// While the operator takes the cluster down, KEDA would scale the StatefulSet back
+		// to minReplicaCount: the ScaledObject innokeda made goes at once, not at the end.
+		existing := &kedav1alpha1.ScaledObject{}
+		found, err := r.get(ctx, cluster, existing)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.deleteIfOwned(ctx, cluster, found, existing)
 	}
 	retry, taErr := r.reconcileTriggerAuthentication(ctx, cluster)
 	// The ScaledObject does not wait for the MySQL account: the two are independent.
@@ -263,6 +286,18 @@ func (r *InnoDBClusterReconciler) reconcileScaledObject(ctx context.Context, clu
 	found, proceed, err := r.claim(ctx, cluster, existing, managed.WantsScaledObject(cluster))
 	if err != nil || !proceed {
 		return err
+	}
+	if !found && cluster.Status.Cluster.Status != innodbcluster.StatusOnline {
+		// The operator sizes routers and read replicas only once the group first has
+		// spec.instances members: a ScaledObject active before then can leave them at 0.
+		// Once made, the ScaledObject stays whatever the state.
+		state := cluster.Status.Cluster.Status
+		if state == "" {
+			state = "not reported yet"
+		}
+		r.recorder.Eventf(cluster, nil, corev1.EventTypeNormal, ReasonWaitingForOnline, "Create",
+			"ScaledObject %s is created once the cluster is ONLINE (status.cluster.status: %s)", managed.Name(cluster.Name), state)
+		return nil
 	}
 	want, problems := managed.ScaledObject(cluster)
 	if len(problems) > 0 {

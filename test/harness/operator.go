@@ -16,6 +16,9 @@ import (
 // Services, and one running, Ready member pod per instance (their status set through the
 // status subresource, as a kubelet would). A dry-run dials only names these objects back.
 func CreateOperatorObjects(ctx context.Context, c client.Client, cluster *innodbcluster.InnoDBCluster) (*appsv1.StatefulSet, error) {
+	if err := SetClusterState(ctx, c, cluster, innodbcluster.StatusOnline); err != nil {
+		return nil, err
+	}
 	sts := gen.StatefulSet(cluster)
 	for _, obj := range []client.Object{sts, gen.InstancesService(cluster), gen.RouterService(cluster)} {
 		if err := c.Create(ctx, obj); err != nil {
@@ -34,4 +37,17 @@ func CreateOperatorObjects(ctx context.Context, c client.Client, cluster *innodb
 		}
 	}
 	return sts, nil
+}
+
+// SetClusterState writes status.cluster.status of the cluster, as the operator does.
+func SetClusterState(ctx context.Context, c client.Client, cluster *innodbcluster.InnoDBCluster, state string) error {
+	latest := &innodbcluster.InnoDBCluster{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
+		return err
+	}
+	latest.Status.Cluster.Status = state
+	if err := c.Status().Update(ctx, latest); err != nil {
+		return fmt.Errorf("set the status of InnoDBCluster %s: %w", cluster.Name, err)
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"concurrent", "mycluster"},
 	{"scaler", "mycluster"},
 	{"pacing", "mycluster"},
+	{"lifecycle", "mycluster"},
 }
 
 func TestMain(m *testing.M) {

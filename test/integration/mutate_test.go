@@ -21,6 +21,7 @@ import (
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
+	"github.com/innokeda/innokeda/test/harness"
 )
 
 const query = "SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'"
@@ -35,6 +36,9 @@ func createCluster(t *testing.T, c client.Client, ns, name, rootUser string, opt
 	cluster := gen.InnoDBCluster(ns, name, opts...)
 	mustCreate(t, c, gen.Secret(cluster, rootUser, mariadb.RootPassword))
 	mustCreate(t, c, cluster)
+	if err := harness.SetClusterState(ctx, c, cluster, innodbcluster.StatusOnline); err != nil {
+		t.Fatal(err)
+	}
 	sts := gen.StatefulSet(cluster)
 	mustCreate(t, c, sts)
 	objs := []client.Object{sts, cluster, gen.InstancesService(cluster), gen.RouterService(cluster)}

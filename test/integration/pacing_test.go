@@ -13,6 +13,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
+	"github.com/innokeda/innokeda/test/harness"
 )
 
 // TestPacingThroughAPIServer: through the real API server, a group-member ScaledObject
@@ -65,12 +66,7 @@ func TestPacingThroughAPIServer(t *testing.T) {
 	})
 
 	t.Run("a cluster that is not ONLINE", func(t *testing.T) {
-		latest := &innodbcluster.InnoDBCluster{}
-		if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
-			t.Fatal(err)
-		}
-		latest.Status.Cluster.Status = "NO_QUORUM"
-		if err := c.Status().Update(ctx, latest); err != nil {
+		if err := harness.SetClusterState(ctx, c, cluster, "NO_QUORUM"); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "the cache to see the status", func(ctx context.Context) (bool, error) {
