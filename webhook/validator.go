@@ -141,7 +141,8 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 	for _, c := range facts.StatefulSet.Spec.Template.Spec.Containers {
 		containers = append(containers, c.Name)
 	}
-	violations := validation.ScaledObject(so, containers)
+	_, readReplicas := facts.ReadReplica()
+	violations := validation.ScaledObject(so, containers, readReplicas)
 	var warnings []string
 	for i, t := range so.Spec.Triggers {
 		if t.Type != autofill.MySQLTriggerType {

@@ -72,8 +72,12 @@ func Decide(so *kedav1alpha1.ScaledObject, facts Facts) Result {
 			d.mysqlTrigger(i)
 		}
 	}
-	d.replicaBounds()
-	d.pacing()
+	if rr, ok := facts.ReadReplica(); ok {
+		d.readReplicaBounds(rr)
+	} else {
+		d.replicaBounds()
+		d.pacing()
+	}
 	d.clusterState()
 	d.recordFills()
 	return Result{Object: d.obj, Fills: d.fills, Patch: d.patch, Warnings: d.warnings}
@@ -238,6 +242,25 @@ func (d *decision) replicaBounds() {
 	}
 	if spec.MinReplicaCount == nil {
 		minReplicas := min(max(d.facts.Cluster.DesiredInstances(), 1), *spec.MaxReplicaCount)
+		spec.MinReplicaCount = &minReplicas
+		d.set("spec.minReplicaCount", "minReplicaCount", "/spec/minReplicaCount", minReplicas, "")
+	}
+}
+
+// readReplicaBounds fills the minimum of a read replica's StatefulSet: its instances in
+// the InnoDBCluster spec. No maximum is filled, as there is no group limit to fill in,
+// but KEDA's default of 100 is a lot of full copies of the data: a warning says so.
+func (d *decision) readReplicaBounds(rr innodbcluster.ReadReplica) {
+	spec := &d.obj.Spec
+	if spec.MaxReplicaCount == nil {
+		d.warnf("spec.maxReplicaCount is not set: KEDA's default is %d read replicas of StatefulSet %s, each a full copy of the data; set the most you want",
+			kedaDefaultMaxReplicas, d.obj.Spec.ScaleTargetRef.Name)
+	}
+	if spec.MinReplicaCount == nil {
+		minReplicas := max(rr.DesiredInstances(), 1)
+		if spec.MaxReplicaCount != nil {
+			minReplicas = min(minReplicas, *spec.MaxReplicaCount)
+		}
 		spec.MinReplicaCount = &minReplicas
 		d.set("spec.minReplicaCount", "minReplicaCount", "/spec/minReplicaCount", minReplicas, "")
 	}

@@ -29,6 +29,19 @@ type Facts struct {
 	TriggerAuthentications map[AuthKey]sets.Set[string]
 }
 
+// ReadReplica tells whether the target is the StatefulSet of one of the cluster's read
+// replicas (the operator labels it so), and returns its spec.readReplicas entry (with
+// the operator's default of 1 instance when the entry has gone). Read replicas are not
+// group members: they join and leave without touching quorum, and are not bound by the
+// 9-member limit.
+func (f Facts) ReadReplica() (innodbcluster.ReadReplica, bool) {
+	if f.StatefulSet == nil || f.Cluster == nil || f.StatefulSet.Labels[innodbcluster.InstanceTypeLabel] != innodbcluster.InstanceTypeReadReplica {
+		return innodbcluster.ReadReplica{}, false
+	}
+	rr, _ := f.Cluster.ReadReplicaOf(f.StatefulSet.Name)
+	return rr, true
+}
+
 // AuthKey identifies a TriggerAuthentication or ClusterTriggerAuthentication.
 type AuthKey struct {
 	Kind string

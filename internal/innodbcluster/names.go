@@ -27,6 +27,16 @@ const (
 // StatefulSetName is the name of the StatefulSet of a cluster's group members.
 func StatefulSetName(cluster string) string { return cluster }
 
+// ReadReplicaStatefulSet is the StatefulSet of read replica name of a cluster.
+func ReadReplicaStatefulSet(cluster, name string) string { return cluster + "-" + name }
+
+// InstanceTypeLabel tells a group member from a read replica, on the operator's
+// StatefulSets and pods.
+const (
+	InstanceTypeLabel       = "mysql.oracle.com/instance-type"
+	InstanceTypeReadReplica = "read-replica"
+)
+
 // InstancesService is the headless service that selects every group member.
 func InstancesService(cluster string) string { return cluster + "-instances" }
 

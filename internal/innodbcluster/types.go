@@ -46,6 +46,14 @@ type Spec struct {
 	SecretName string `json:"secretName,omitempty"`
 	// Instances is the number of Group Replication members; the operator defaults it to 1.
 	Instances *int32 `json:"instances,omitempty"`
+	// ReadReplicas are asynchronous replicas outside the group, one StatefulSet each.
+	ReadReplicas []ReadReplica `json:"readReplicas,omitempty"`
+}
+
+// ReadReplica is one entry of spec.readReplicas: StatefulSet <cluster>-<name>.
+type ReadReplica struct {
+	Name      string `json:"name"`
+	Instances *int32 `json:"instances,omitempty"`
 }
 
 // InnoDBClusterList is a list of InnoDBClusters.
@@ -78,6 +86,16 @@ func (c *InnoDBCluster) DeepCopyInto(out *InnoDBCluster) {
 	if c.Spec.Instances != nil {
 		n := *c.Spec.Instances
 		out.Spec.Instances = &n
+	}
+	if c.Spec.ReadReplicas != nil {
+		out.Spec.ReadReplicas = make([]ReadReplica, len(c.Spec.ReadReplicas))
+		for i, rr := range c.Spec.ReadReplicas {
+			out.Spec.ReadReplicas[i] = ReadReplica{Name: rr.Name}
+			if rr.Instances != nil {
+				n := *rr.Instances
+				out.Spec.ReadReplicas[i].Instances = &n
+			}
+		}
 	}
 }
 
@@ -113,4 +131,23 @@ func (l *InnoDBClusterList) DeepCopyObject() runtime.Object {
 // AutofillEnabled tells whether the cluster opted in with innokeda.io/autofill: "true".
 func (c *InnoDBCluster) AutofillEnabled() bool {
 	return c.Annotations[AnnotationAutofill] == "true"
+}
+
+// ReadReplicaOf returns the entry of spec.readReplicas whose StatefulSet is statefulSet
+// (<cluster>-<name>), if any.
+func (c *InnoDBCluster) ReadReplicaOf(statefulSet string) (ReadReplica, bool) {
+	for _, rr := range c.Spec.ReadReplicas {
+		if ReadReplicaStatefulSet(c.Name, rr.Name) == statefulSet {
+			return rr, true
+		}
+	}
+	return ReadReplica{}, false
+}
+
+// DesiredInstances is the read replica's instances, or the operator's default of 1.
+func (rr ReadReplica) DesiredInstances() int32 {
+	if rr.Instances == nil {
+		return 1
+	}
+	return *rr.Instances
 }

@@ -70,7 +70,7 @@ func MetadataPath(i int, key string) *field.Path { return TriggerPath(i).Child("
 
 // ScaledObject checks what can be checked without MySQL: the replica bounds, the env
 // source container against the target's containers, and every mysql trigger's metadata.
-func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string) Violations {
+func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string, readReplicas bool) Violations {
 	var vs Violations
 	spec := so.Spec
 	minReplicas, maxReplicas := int32(0), int32(100) // KEDA's defaults
@@ -80,11 +80,16 @@ func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string) Violations
 	if spec.MaxReplicaCount != nil {
 		maxReplicas = *spec.MaxReplicaCount
 	}
-	if minReplicas <= 0 {
+	switch {
+	case minReplicas <= 0 && readReplicas:
+		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
+			"must be at least 1: at 0 the read replicas are all stopped, and each comes back by cloning the whole data set"))
+	case minReplicas <= 0:
 		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
 			"must be at least 1: scaling an InnoDBCluster's StatefulSet to 0 stops every group member and the cluster needs a manual reboot"))
 	}
-	if maxReplicas > innodbcluster.MaxGroupMembers {
+	// Read replicas are not group members: the Group Replication limit does not bind them.
+	if maxReplicas > innodbcluster.MaxGroupMembers && !readReplicas {
 		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "maxReplicaCount"), maxReplicas,
 			fmt.Sprintf("must be at most %d, the MySQL Group Replication member limit", innodbcluster.MaxGroupMembers)))
 	}

@@ -19,9 +19,10 @@ func TestScaledObject(t *testing.T) {
 		gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"),
 		gen.WithMySQLTrigger(query, "3"), gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)))
 	tests := []struct {
-		name string
-		so   *kedav1alpha1.ScaledObject
-		want []string // "reason: error", in order
+		name         string
+		so           *kedav1alpha1.ScaledObject
+		readReplicas bool     // the target is a read replica's StatefulSet
+		want         []string // "reason: error", in order
 	}{
 		{name: "valid", so: valid},
 		{name: "valid with spaces and an activation value", so: gen.ScaledObjectFrom(valid, gen.WithTriggerMetadata(0, "queryValue", " 2.5 ", "activationQueryValue", "0"))},
@@ -34,6 +35,12 @@ func TestScaledObject(t *testing.T) {
 				"replica-bounds: spec.maxReplicaCount: Invalid value: 100: must be at most 9, the MySQL Group Replication member limit",
 			},
 		},
+		{
+			name: "read replicas: no 9-member limit, but still at least 1",
+			so:   gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](0), ptr.To[int32](20))), readReplicas: true,
+			want: []string{"replica-bounds: spec.minReplicaCount: Invalid value: 0: must be at least 1: at 0 the read replicas are all stopped, and each comes back by cloning the whole data set"},
+		},
+		{name: "read replicas: 20 is fine", so: gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](20))), readReplicas: true},
 		{
 			name: "min above max",
 			so:   gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](5), ptr.To[int32](4))),
@@ -82,7 +89,7 @@ func TestScaledObject(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, v := range validation.ScaledObject(tc.so, containers) {
+			for _, v := range validation.ScaledObject(tc.so, containers, tc.readReplicas) {
 				got = append(got, v.Reason+": "+v.Err.Error())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

@@ -161,6 +161,13 @@ func InnoDBCluster(ns, name string, opts ...ClusterOption) *innodbcluster.InnoDB
 	return c
 }
 
+// WithReadReplica adds spec.readReplicas entry name with instances.
+func WithReadReplica(name string, instances int32) ClusterOption {
+	return func(c *innodbcluster.InnoDBCluster) {
+		c.Spec.ReadReplicas = append(c.Spec.ReadReplicas, innodbcluster.ReadReplica{Name: name, Instances: ptr.To(instances)})
+	}
+}
+
 // WithClusterStatus sets status.cluster.status, as the operator does.
 func WithClusterStatus(status string) ClusterOption {
 	return func(c *innodbcluster.InnoDBCluster) { c.Status.Cluster.Status = status }
@@ -208,6 +215,21 @@ func StatefulSet(cluster *innodbcluster.InnoDBCluster) *appsv1.StatefulSet {
 			},
 		},
 	}
+}
+
+// ReadReplicaStatefulSet returns the StatefulSet <cluster>-<name> the MySQL Operator makes
+// for read replica name of cluster: labelled as a read replica, controlled by the cluster.
+func ReadReplicaStatefulSet(cluster *innodbcluster.InnoDBCluster, name string) *appsv1.StatefulSet {
+	sts := StatefulSet(cluster)
+	sts.Name = innodbcluster.ReadReplicaStatefulSet(cluster.Name, name)
+	sts.Labels[innodbcluster.InstanceTypeLabel] = innodbcluster.InstanceTypeReadReplica
+	sts.Labels["mysql.oracle.com/read-replica"] = sts.Name
+	sts.Spec.ServiceName = sts.Name + "-instances"
+	sts.Spec.Replicas = nil
+	if rr, ok := cluster.ReadReplicaOf(sts.Name); ok {
+		sts.Spec.Replicas = rr.Instances
+	}
+	return sts
 }
 
 // InstancesService returns the headless Service <cluster>-instances the MySQL Operator

@@ -36,6 +36,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"scaler", "mycluster"},
 	{"pacing", "mycluster"},
 	{"lifecycle", "mycluster"},
+	{"replicas", "mycluster"},
 }
 
 func TestMain(m *testing.M) {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -80,4 +81,33 @@ func TestPacingThroughAPIServer(t *testing.T) {
 			t.Errorf("warnings:\n%s", got)
 		}
 	})
+}
+
+// TestReadReplicaTargetThroughAPIServer: a ScaledObject of a read replica's StatefulSet
+// is filled with that read replica's instances as its minimum, no maximum and no pacing,
+// and is admitted above 9, which binds group members only.
+func TestReadReplicaTargetThroughAPIServer(t *testing.T) {
+	const ns = "replicas"
+	c, warnings := newClient(t, ns)
+	ctx := context.Background()
+	cluster, _ := createCluster(t, c, ns, "mycluster", "root", gen.WithReadReplica("reporting", 2))
+	rr := gen.ReadReplicaStatefulSet(cluster, "reporting")
+	rr.OwnerReferences[0].UID = types.UID(currentUID(t, c, cluster))
+	mustCreate(t, c, rr)
+	waitForCache(t, ctx, rr)
+
+	warnings.Take()
+	so := gen.ScaledObject(ns, "reads", rr.Name, gen.WithMySQLTrigger(query, "3"), gen.WithReplicas(nil, ptr.To[int32](20)))
+	mustCreate(t, c, so)
+	stored := &kedav1alpha1.ScaledObject{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(so), stored); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored.Spec; got.MinReplicaCount == nil || *got.MinReplicaCount != 2 || *got.MaxReplicaCount != 20 || got.Advanced != nil ||
+		got.ScaleTargetRef.EnvSourceContainerName != "mysql" || got.Triggers[0].Metadata["host"] != "mycluster-instances."+ns+".svc.cluster.local" {
+		t.Errorf("stored spec: min %v max %v advanced %+v target %+v metadata %v", got.MinReplicaCount, got.MaxReplicaCount, got.Advanced, got.ScaleTargetRef, got.Triggers[0].Metadata)
+	}
+	if got := strings.Join(warnings.Take(), "\n"); !strings.Contains(got, "dry-run returned") || strings.Contains(got, "scaleDown") {
+		t.Errorf("warnings:\n%s", got)
+	}
 }
