@@ -19,6 +19,19 @@ import (
 func lookupTarget(ctx context.Context, cache client.Reader, ns, kind, name string) (autofill.Facts, error) {
 	var facts autofill.Facts
 	clusterName := name
+	if kind == "Deployment" {
+		deployment := &appsv1.Deployment{}
+		found, err := get(ctx, cache, ns, name, deployment)
+		if err != nil || !found {
+			return facts, err
+		}
+		facts.RouterDeployment = deployment
+		owner, ok := innodbcluster.ControllerName(deployment)
+		if !ok {
+			return facts, nil
+		}
+		clusterName = owner
+	}
 	if kind == "StatefulSet" {
 		sts := &appsv1.StatefulSet{}
 		found, err := get(ctx, cache, ns, name, sts)

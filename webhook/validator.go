@@ -137,12 +137,13 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 		return admission.Allowed("")
 	}
 
-	var containers []string
-	for _, c := range facts.StatefulSet.Spec.Template.Spec.Containers {
-		containers = append(containers, c.Name)
+	workload := validation.GroupMembers
+	if _, ok := facts.ReadReplica(); ok {
+		workload = validation.ReadReplicas
+	} else if facts.Router() {
+		workload = validation.Router
 	}
-	_, readReplicas := facts.ReadReplica()
-	violations := validation.ScaledObject(so, containers, readReplicas)
+	violations := validation.ScaledObject(so, facts.Containers(), workload)
 	var warnings []string
 	for i, t := range so.Spec.Triggers {
 		if t.Type != autofill.MySQLTriggerType {
@@ -444,12 +445,11 @@ var connectionErrors = map[uint16]bool{
 // envSourceContainer is the container KEDA resolves env from: envSourceContainerName, or
 // the first container.
 func envSourceContainer(so *kedav1alpha1.ScaledObject, facts autofill.Facts) *corev1.Container {
-	containers := facts.StatefulSet.Spec.Template.Spec.Containers
-	name := so.Spec.ScaleTargetRef.EnvSourceContainerName
-	for i := range containers {
-		if name == "" || containers[i].Name == name {
-			return &containers[i]
-		}
+	if name := so.Spec.ScaleTargetRef.EnvSourceContainerName; name != "" {
+		return facts.Container(name)
+	}
+	if containers := facts.Containers(); len(containers) > 0 {
+		return facts.Container(containers[0])
 	}
 	return nil
 }

@@ -74,6 +74,8 @@ func Decide(so *kedav1alpha1.ScaledObject, facts Facts) Result {
 	}
 	if rr, ok := facts.ReadReplica(); ok {
 		d.readReplicaBounds(rr)
+	} else if facts.Router() {
+		d.routerBounds()
 	} else {
 		d.replicaBounds()
 		d.pacing()
@@ -92,13 +94,16 @@ type decision struct {
 	warnings []string
 }
 
-// containers lists the names of the StatefulSet's pod template containers, in order.
-func (d *decision) containers() []string {
-	var names []string
-	for _, c := range d.facts.StatefulSet.Spec.Template.Spec.Containers {
-		names = append(names, c.Name)
+// containers lists the names of the target's pod template containers, in order.
+func (d *decision) containers() []string { return d.facts.Containers() }
+
+// envContainer is the container whose env KEDA should resolve: the database's, or the
+// router's for the router Deployment.
+func (d *decision) envContainer() string {
+	if d.facts.Router() {
+		return innodbcluster.RouterContainer
 	}
-	return names
+	return innodbcluster.MySQLContainer
 }
 
 func (d *decision) scaleTarget() {
@@ -134,17 +139,18 @@ func (d *decision) envSourceContainer() {
 	if current != "" && slices.Contains(containers, current) {
 		return
 	}
-	if !slices.Contains(containers, innodbcluster.MySQLContainer) {
-		d.warnf("%s: the pod template of StatefulSet %s has no %q container (containers: %s); set the name of the database container yourself",
-			path, ref.Name, innodbcluster.MySQLContainer, strings.Join(containers, ", "))
+	want := d.envContainer()
+	if !slices.Contains(containers, want) {
+		d.warnf("%s: the pod template of %s %s has no %q container (containers: %s); set the name of the container yourself",
+			path, d.facts.TargetKind(), ref.Name, want, strings.Join(containers, ", "))
 		return
 	}
 	reason := ""
 	if current != "" {
-		reason = fmt.Sprintf("%s is not a container of StatefulSet %s (containers: %s)",
-			quoteShort(current), ref.Name, strings.Join(containers, ", "))
+		reason = fmt.Sprintf("%s is not a container of %s %s (containers: %s)",
+			quoteShort(current), d.facts.TargetKind(), ref.Name, strings.Join(containers, ", "))
 	}
-	ref.EnvSourceContainerName = innodbcluster.MySQLContainer
+	ref.EnvSourceContainerName = want
 	d.set(path, "envSourceContainerName", "/spec/scaleTargetRef/envSourceContainerName", ref.EnvSourceContainerName, reason)
 }
 
@@ -258,6 +264,20 @@ func (d *decision) readReplicaBounds(rr innodbcluster.ReadReplica) {
 	}
 	if spec.MinReplicaCount == nil {
 		minReplicas := max(rr.DesiredInstances(), 1)
+		if spec.MaxReplicaCount != nil {
+			minReplicas = min(minReplicas, *spec.MaxReplicaCount)
+		}
+		spec.MinReplicaCount = &minReplicas
+		d.set("spec.minReplicaCount", "minReplicaCount", "/spec/minReplicaCount", minReplicas, "")
+	}
+}
+
+// routerBounds fills the minimum of the router Deployment: spec.router.instances, at
+// least 1 (at 0, applications that connect through the router cannot connect at all).
+func (d *decision) routerBounds() {
+	spec := &d.obj.Spec
+	if spec.MinReplicaCount == nil {
+		minReplicas := max(d.facts.Cluster.RouterInstances(), 1)
 		if spec.MaxReplicaCount != nil {
 			minReplicas = min(minReplicas, *spec.MaxReplicaCount)
 		}

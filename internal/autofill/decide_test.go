@@ -240,7 +240,7 @@ func TestDecide(t *testing.T) {
 			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithEnvSourceContainer("")),
 			facts: with(func(f *autofill.Facts) { f.StatefulSet = statefulSetWithContainers(sts, "sidecar", "db") }),
 			wantWarnings: []string{
-				`spec.scaleTargetRef.envSourceContainerName: the pod template of StatefulSet mycluster has no "mysql" container (containers: sidecar, db); set the name of the database container yourself`,
+				`spec.scaleTargetRef.envSourceContainerName: the pod template of StatefulSet mycluster has no "mysql" container (containers: sidecar, db); set the name of the container yourself`,
 			},
 		},
 		{

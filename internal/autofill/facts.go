@@ -3,6 +3,7 @@ package autofill
 import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -16,8 +17,11 @@ type Facts struct {
 	// StatefulSet is the StatefulSet the target names (for a target of kind InnoDBCluster,
 	// the cluster's StatefulSet); nil when it does not exist.
 	StatefulSet *appsv1.StatefulSet
-	// Cluster is the InnoDBCluster that controls the StatefulSet (or that the target
-	// names); nil when it does not exist.
+	// RouterDeployment is the Deployment the target names, when it is a Deployment
+	// (<cluster>-router); nil otherwise, or when it does not exist.
+	RouterDeployment *appsv1.Deployment
+	// Cluster is the InnoDBCluster that controls the StatefulSet or the Deployment (or that
+	// the target names); nil when it does not exist.
 	Cluster *innodbcluster.InnoDBCluster
 	// RootUserInSecret tells whether the cluster's Secret has a rootUser key. The managed
 	// TriggerAuthentication maps username from it only then; otherwise triggers need
@@ -40,6 +44,54 @@ func (f Facts) ReadReplica() (innodbcluster.ReadReplica, bool) {
 	}
 	rr, _ := f.Cluster.ReadReplicaOf(f.StatefulSet.Name)
 	return rr, true
+}
+
+// Containers are the names of the target's pod template containers, in order.
+func (f Facts) Containers() []string {
+	var names []string
+	template := f.podTemplate()
+	if template == nil {
+		return nil
+	}
+	for _, c := range template.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// Container returns the target's pod template container of that name, or nil.
+func (f Facts) Container(name string) *corev1.Container {
+	template := f.podTemplate()
+	if template == nil {
+		return nil
+	}
+	for i := range template.Spec.Containers {
+		if template.Spec.Containers[i].Name == name {
+			return &template.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+func (f Facts) podTemplate() *corev1.PodTemplateSpec {
+	switch {
+	case f.RouterDeployment != nil:
+		return &f.RouterDeployment.Spec.Template
+	case f.StatefulSet != nil:
+		return &f.StatefulSet.Spec.Template
+	}
+	return nil
+}
+
+// Router tells whether the target is the cluster's MySQL Router Deployment.
+func (f Facts) Router() bool { return f.RouterDeployment != nil }
+
+// TargetKind is the kind of the target's workload, for messages.
+func (f Facts) TargetKind() string {
+	if f.Router() {
+		return "Deployment"
+	}
+	return "StatefulSet"
 }
 
 // AuthKey identifies a TriggerAuthentication or ClusterTriggerAuthentication.

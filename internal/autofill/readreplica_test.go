@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/innokeda/innokeda/internal/autofill"
@@ -56,4 +58,49 @@ func TestReadReplicaTarget(t *testing.T) {
 			t.Error("the group members' StatefulSet taken for a read replica")
 		}
 	})
+}
+
+// TestRouterTarget: the router Deployment <cluster>-router is in scope: its env container
+// is router, its minimum spec.router.instances (at least 1), no maximum, no pacing. A
+// Deployment of that name that is not the cluster's, and other Deployments, are not.
+func TestRouterTarget(t *testing.T) {
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterStatus(innodbcluster.StatusOnline), gen.WithRouterInstances(2))
+	router := gen.RouterDeployment(cluster)
+	facts := autofill.Facts{ClusterDomain: "cluster.local", RouterDeployment: router, Cluster: cluster}
+	so := gen.ScaledObject(ns, "connections", "mycluster-router", gen.WithTarget("apps/v1", "Deployment", "mycluster-router"), gen.WithMySQLTrigger(query, "3"))
+
+	r := autofill.Decide(so, facts)
+	assertPatchMatches(t, so, r)
+	want := gen.ScaledObject(ns, "connections", "mycluster-router", gen.WithTarget("apps/v1", "Deployment", "mycluster-router"), gen.WithEnvSourceContainer("router"),
+		gen.WithMySQLTrigger(query, "3"), gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "dbName", "testdb", "username", "root"),
+		gen.WithAuthenticationRef(0, "", "mycluster-innokeda"), gen.WithReplicas(ptr.To[int32](2), nil),
+		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.minReplicaCount"))
+	if diff := cmp.Diff(want, r.Object); diff != "" {
+		t.Errorf("object (-want +got):\n%s", diff)
+	}
+	if again := autofill.Decide(r.Object, facts); len(again.Fills) != 0 {
+		t.Errorf("second pass filled %v", again.Fills)
+	}
+
+	for name, tc := range map[string]struct {
+		so    *kedav1alpha1.ScaledObject
+		facts autofill.Facts
+		skip  autofill.Skip
+	}{
+		"a Deployment not named like a router costs no lookup": {
+			so: gen.ScaledObject(ns, "web", "web", gen.WithTarget("apps/v1", "Deployment", "web")), skip: autofill.SkipTargetKind},
+		"a -router Deployment that does not exist": {
+			so: so, facts: autofill.Facts{Cluster: cluster}, skip: autofill.SkipStatefulSetNotFound},
+		"a -router Deployment no InnoDBCluster controls": {
+			so: so, facts: autofill.Facts{Cluster: cluster, RouterDeployment: func() *appsv1.Deployment { d := router.DeepCopy(); d.OwnerReferences = nil; return d }()},
+			skip: autofill.SkipNotInnoDBCluster},
+		"the router of another cluster under this name": {
+			so: gen.ScaledObject(ns, "x", "other-router", gen.WithTarget("apps/v1", "Deployment", "other-router")), facts: facts, skip: autofill.SkipNotInnoDBCluster},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if skip, _ := autofill.Scope(tc.so, tc.facts); skip != tc.skip {
+				t.Errorf("Scope = %q, want %q", skip, tc.skip)
+			}
+		})
+	}
 }

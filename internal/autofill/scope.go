@@ -2,6 +2,7 @@ package autofill
 
 import (
 	"fmt"
+	"strings"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,8 +28,11 @@ const (
 	SkipNotAnnotated Skip = "not-annotated"
 )
 
+// routerSuffix ends the name of every router Deployment (innodbcluster.RouterDeployment).
+var routerSuffix = innodbcluster.RouterDeployment("")
+
 // TargetOf tells, with no lookup, what so's scaleTargetRef names: an InnoDBCluster or a
-// StatefulSet (kind) and its name. Anything else is skipped at once, so ScaledObjects
+// StatefulSet, or a Deployment named like a cluster's router (kind), and its name. Anything else is skipped at once, so ScaledObjects
 // that scale Deployments and the like cost innokeda nothing.
 func TargetOf(so *kedav1alpha1.ScaledObject) (kind, name string, skip Skip) {
 	if so.DeletionTimestamp != nil {
@@ -48,6 +52,9 @@ func TargetOf(so *kedav1alpha1.ScaledObject) (kind, name string, skip Skip) {
 	}
 	switch {
 	case ref.Kind == "StatefulSet" && (ref.APIVersion == "" || ref.APIVersion == "apps/v1"):
+		return ref.Kind, ref.Name, ""
+	case ref.Kind == "Deployment" && (ref.APIVersion == "" || ref.APIVersion == "apps/v1") && strings.HasSuffix(ref.Name, routerSuffix):
+		// Only a name the operator gives its router Deployment costs a lookup.
 		return ref.Kind, ref.Name, ""
 	case ref.Kind == innodbcluster.Kind && (group == "" || group == innodbcluster.GroupVersion.Group):
 		return ref.Kind, ref.Name, ""
@@ -79,6 +86,22 @@ func Scope(so *kedav1alpha1.ScaledObject, facts Facts) (skip Skip, warning strin
 		return "", ""
 	}
 
+	if kind == "Deployment" {
+		if facts.RouterDeployment == nil {
+			return SkipStatefulSetNotFound, ""
+		}
+		clusterName, ok := innodbcluster.ControllerName(facts.RouterDeployment)
+		switch {
+		case !ok || name != innodbcluster.RouterDeployment(clusterName):
+			return SkipNotInnoDBCluster, ""
+		case facts.Cluster == nil:
+			return SkipClusterNotFound, fmt.Sprintf("%s: Deployment %s belongs to InnoDBCluster %s, which was not found in namespace %s; innokeda filled nothing",
+				path, name, clusterName, ns)
+		case !facts.Cluster.AutofillEnabled():
+			return SkipNotAnnotated, ""
+		}
+		return "", ""
+	}
 	if facts.StatefulSet == nil {
 		if c := facts.Cluster; c != nil && c.AutofillEnabled() {
 			return SkipStatefulSetNotFound, fmt.Sprintf("%s: StatefulSet %s of InnoDBCluster %s not found in namespace %s (has the MySQL Operator created it yet?); innokeda filled nothing",

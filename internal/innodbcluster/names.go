@@ -13,6 +13,8 @@ const (
 	// MySQLContainer is the database container of a group member pod. It is not the first
 	// container: the operator puts "sidecar" first.
 	MySQLContainer = "mysql"
+	// RouterContainer is the router Deployment's only container.
+	RouterContainer = "router"
 	// MySQLPort is the classic-protocol port, on the instances service and on the router service.
 	MySQLPort = 3306
 	// MaxGroupMembers is the MySQL Group Replication member limit (spec.instances maximum).
@@ -26,6 +28,9 @@ const (
 
 // StatefulSetName is the name of the StatefulSet of a cluster's group members.
 func StatefulSetName(cluster string) string { return cluster }
+
+// RouterDeployment is the name of the MySQL Router Deployment of a cluster.
+func RouterDeployment(cluster string) string { return cluster + "-router" }
 
 // ReadReplicaStatefulSet is the StatefulSet of read replica name of a cluster.
 func ReadReplicaStatefulSet(cluster, name string) string { return cluster + "-" + name }

@@ -48,6 +48,21 @@ type Spec struct {
 	Instances *int32 `json:"instances,omitempty"`
 	// ReadReplicas are asynchronous replicas outside the group, one StatefulSet each.
 	ReadReplicas []ReadReplica `json:"readReplicas,omitempty"`
+	// Router is the MySQL Router Deployment <cluster>-router.
+	Router *RouterSpec `json:"router,omitempty"`
+}
+
+// RouterSpec holds spec.router.
+type RouterSpec struct {
+	Instances *int32 `json:"instances,omitempty"`
+}
+
+// RouterInstances is spec.router.instances, or the operator's default of 1.
+func (c *InnoDBCluster) RouterInstances() int32 {
+	if c.Spec.Router == nil || c.Spec.Router.Instances == nil {
+		return 1
+	}
+	return *c.Spec.Router.Instances
 }
 
 // ReadReplica is one entry of spec.readReplicas: StatefulSet <cluster>-<name>.
@@ -86,6 +101,13 @@ func (c *InnoDBCluster) DeepCopyInto(out *InnoDBCluster) {
 	if c.Spec.Instances != nil {
 		n := *c.Spec.Instances
 		out.Spec.Instances = &n
+	}
+	if c.Spec.Router != nil {
+		out.Spec.Router = &RouterSpec{}
+		if c.Spec.Router.Instances != nil {
+			n := *c.Spec.Router.Instances
+			out.Spec.Router.Instances = &n
+		}
 	}
 	if c.Spec.ReadReplicas != nil {
 		out.Spec.ReadReplicas = make([]ReadReplica, len(c.Spec.ReadReplicas))

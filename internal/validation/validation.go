@@ -68,9 +68,27 @@ func TriggerPath(i int) *field.Path { return field.NewPath("spec", "triggers").I
 // MetadataPath is the path of a key of trigger i's metadata, written the way users know it.
 func MetadataPath(i int, key string) *field.Path { return TriggerPath(i).Child("metadata", key) }
 
-// ScaledObject checks what can be checked without MySQL: the replica bounds, the env
-// source container against the target's containers, and every mysql trigger's metadata.
-func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string, readReplicas bool) Violations {
+// Workload is what a ScaledObject's target runs.
+type Workload int
+
+const (
+	GroupMembers Workload = iota // the group members' StatefulSet <cluster>
+	ReadReplicas                 // a read replica's StatefulSet <cluster>-<name>
+	Router                       // the MySQL Router Deployment <cluster>-router
+)
+
+// mainContainer names the container whose env KEDA should read, for messages.
+func (w Workload) mainContainer() string {
+	if w == Router {
+		return fmt.Sprintf("the router container is %q", innodbcluster.RouterContainer)
+	}
+	return fmt.Sprintf("the database container is %q", innodbcluster.MySQLContainer)
+}
+
+// ScaledObject checks what can be checked without MySQL: the replica bounds (for the
+// workload the target runs), the env source container against the target's containers,
+// and every mysql trigger's metadata.
+func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string, workload Workload) Violations {
 	var vs Violations
 	spec := so.Spec
 	minReplicas, maxReplicas := int32(0), int32(100) // KEDA's defaults
@@ -81,15 +99,18 @@ func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string, readReplic
 		maxReplicas = *spec.MaxReplicaCount
 	}
 	switch {
-	case minReplicas <= 0 && readReplicas:
+	case minReplicas <= 0 && workload == ReadReplicas:
 		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
 			"must be at least 1: at 0 the read replicas are all stopped, and each comes back by cloning the whole data set"))
+	case minReplicas <= 0 && workload == Router:
+		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
+			"must be at least 1: at 0 no router runs, and every application that connects through it loses its database"))
 	case minReplicas <= 0:
 		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
 			"must be at least 1: scaling an InnoDBCluster's StatefulSet to 0 stops every group member and the cluster needs a manual reboot"))
 	}
 	// Read replicas are not group members: the Group Replication limit does not bind them.
-	if maxReplicas > innodbcluster.MaxGroupMembers && !readReplicas {
+	if maxReplicas > innodbcluster.MaxGroupMembers && workload == GroupMembers {
 		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "maxReplicaCount"), maxReplicas,
 			fmt.Sprintf("must be at most %d, the MySQL Group Replication member limit", innodbcluster.MaxGroupMembers)))
 	}
@@ -99,8 +120,8 @@ func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string, readReplic
 	}
 	if ref := spec.ScaleTargetRef; ref != nil && ref.EnvSourceContainerName != "" && !slices.Contains(containers, ref.EnvSourceContainerName) {
 		vs.Add(ReasonEnvSourceContainer, field.Invalid(field.NewPath("spec", "scaleTargetRef", "envSourceContainerName"), ref.EnvSourceContainerName,
-			fmt.Sprintf("is not a container of %s %s, so KEDA would fail every trigger: use one of %s (the database container is %q)",
-				ref.Kind, ref.Name, strings.Join(containers, ", "), innodbcluster.MySQLContainer)))
+			fmt.Sprintf("is not a container of %s %s, so KEDA would fail every trigger: use one of %s (%s)",
+				ref.Kind, ref.Name, strings.Join(containers, ", "), workload.mainContainer())))
 	}
 	for i, t := range spec.Triggers {
 		if t.Type == "mysql" {

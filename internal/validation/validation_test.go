@@ -19,10 +19,10 @@ func TestScaledObject(t *testing.T) {
 		gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"),
 		gen.WithMySQLTrigger(query, "3"), gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)))
 	tests := []struct {
-		name         string
-		so           *kedav1alpha1.ScaledObject
-		readReplicas bool     // the target is a read replica's StatefulSet
-		want         []string // "reason: error", in order
+		name     string
+		so       *kedav1alpha1.ScaledObject
+		workload validation.Workload
+		want     []string // "reason: error", in order
 	}{
 		{name: "valid", so: valid},
 		{name: "valid with spaces and an activation value", so: gen.ScaledObjectFrom(valid, gen.WithTriggerMetadata(0, "queryValue", " 2.5 ", "activationQueryValue", "0"))},
@@ -37,10 +37,18 @@ func TestScaledObject(t *testing.T) {
 		},
 		{
 			name: "read replicas: no 9-member limit, but still at least 1",
-			so:   gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](0), ptr.To[int32](20))), readReplicas: true,
+			so:   gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](0), ptr.To[int32](20))), workload: validation.ReadReplicas,
 			want: []string{"replica-bounds: spec.minReplicaCount: Invalid value: 0: must be at least 1: at 0 the read replicas are all stopped, and each comes back by cloning the whole data set"},
 		},
-		{name: "read replicas: 20 is fine", so: gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](20))), readReplicas: true},
+		{name: "read replicas: 20 is fine", so: gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](20))), workload: validation.ReadReplicas},
+		{
+			name: "the router: no 9-member limit, at least 1",
+			so:   gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](0), ptr.To[int32](20)), gen.WithEnvSourceContainer("mysql")), workload: validation.Router,
+			want: []string{
+				"replica-bounds: spec.minReplicaCount: Invalid value: 0: must be at least 1: at 0 no router runs, and every application that connects through it loses its database",
+				`env-source-container: spec.scaleTargetRef.envSourceContainerName: Invalid value: "mysql": is not a container of StatefulSet mycluster, so KEDA would fail every trigger: use one of router (the router container is "router")`,
+			},
+		},
 		{
 			name: "min above max",
 			so:   gen.ScaledObjectFrom(valid, gen.WithReplicas(ptr.To[int32](5), ptr.To[int32](4))),
@@ -89,7 +97,7 @@ func TestScaledObject(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, v := range validation.ScaledObject(tc.so, containers, tc.readReplicas) {
+			for _, v := range validation.ScaledObject(tc.so, map[bool][]string{true: {"router"}, false: containers}[tc.workload == validation.Router], tc.workload) {
 				got = append(got, v.Reason+": "+v.Err.Error())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

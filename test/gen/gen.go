@@ -232,6 +232,38 @@ func ReadReplicaStatefulSet(cluster *innodbcluster.InnoDBCluster, name string) *
 	return sts
 }
 
+// RouterDeployment returns the Deployment <cluster>-router the MySQL Operator makes for
+// cluster (router_objects.py prepare_router_deployment, adopted by the cluster), with its
+// one container, router.
+func RouterDeployment(cluster *innodbcluster.InnoDBCluster) *appsv1.Deployment {
+	labels := map[string]string{innodbcluster.ClusterLabel: cluster.Name, "app.kubernetes.io/component": "router", "component": "mysqlrouter"}
+	replicas := cluster.RouterInstances()
+	return &appsv1.Deployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:       cluster.Namespace,
+			Name:            innodbcluster.RouterDeployment(cluster.Name),
+			Labels:          labels,
+			OwnerReferences: []metav1.OwnerReference{controllerRef(innodbcluster.GroupVersion.String(), innodbcluster.Kind, cluster.Name, cluster.UID)},
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{
+					{Name: innodbcluster.RouterContainer, Image: "container-registry.oracle.com/mysql/community-router"},
+				}},
+			},
+		},
+	}
+}
+
+// WithRouterInstances sets spec.router.instances.
+func WithRouterInstances(n int32) ClusterOption {
+	return func(c *innodbcluster.InnoDBCluster) { c.Spec.Router = &innodbcluster.RouterSpec{Instances: ptr.To(n)} }
+}
+
 // InstancesService returns the headless Service <cluster>-instances the MySQL Operator
 // creates for cluster (cluster_objects.py prepare_cluster_service), with its controller
 // ownerReference to the cluster (whose UID must be set).

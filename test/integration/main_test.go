@@ -37,6 +37,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"pacing", "mycluster"},
 	{"lifecycle", "mycluster"},
 	{"replicas", "mycluster"},
+	{"routers", "mycluster"},
 }
 
 func TestMain(m *testing.M) {

@@ -111,3 +111,33 @@ func TestReadReplicaTargetThroughAPIServer(t *testing.T) {
 		t.Errorf("warnings:\n%s", got)
 	}
 }
+
+// TestRouterTargetThroughAPIServer: a ScaledObject of the router Deployment is filled with
+// the router container, spec.router.instances as its minimum, no pacing, and is admitted
+// above 9.
+func TestRouterTargetThroughAPIServer(t *testing.T) {
+	const ns = "routers"
+	c, warnings := newClient(t, ns)
+	ctx := context.Background()
+	cluster, _ := createCluster(t, c, ns, "mycluster", "root", gen.WithRouterInstances(2))
+	router := gen.RouterDeployment(cluster)
+	router.OwnerReferences[0].UID = types.UID(currentUID(t, c, cluster))
+	mustCreate(t, c, router)
+	waitForCache(t, ctx, router)
+
+	warnings.Take()
+	so := gen.ScaledObject(ns, "connections", router.Name, gen.WithTarget("apps/v1", "Deployment", router.Name),
+		gen.WithMySQLTrigger(query, "3"), gen.WithReplicas(nil, ptr.To[int32](20)))
+	mustCreate(t, c, so)
+	stored := &kedav1alpha1.ScaledObject{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(so), stored); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored.Spec; got.MinReplicaCount == nil || *got.MinReplicaCount != 2 || *got.MaxReplicaCount != 20 || got.Advanced != nil ||
+		got.ScaleTargetRef.EnvSourceContainerName != "router" || got.Triggers[0].AuthenticationRef == nil {
+		t.Errorf("stored spec: min %v max %v advanced %+v target %+v", got.MinReplicaCount, got.MaxReplicaCount, got.Advanced, got.ScaleTargetRef)
+	}
+	if got := strings.Join(warnings.Take(), "\n"); !strings.Contains(got, "dry-run returned") {
+		t.Errorf("warnings:\n%s", got)
+	}
+}
