@@ -22,6 +22,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -75,13 +76,17 @@ func run(binary string) error {
 		return err
 	}
 	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\" and innokeda.io/scaler-account: managed), its Secret, and the StatefulSet, Services and pods the MySQL Operator and Kubernetes would create")
-	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationScalerAccount, "managed"))
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationScalerAccount, "managed"), gen.WithReadReplica("reporting", 1))
 	for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, gen.Secret(cluster, "", db.RootPassword), cluster} {
 		if err := c.Create(ctx, obj); err != nil {
 			return err
 		}
 	}
 	if _, err := harness.CreateOperatorObjects(ctx, c, cluster); err != nil {
+		return err
+	}
+	// spec.readReplicas: [{name: reporting, instances: 1}]: the operator's StatefulSet for it.
+	if err := c.Create(ctx, gen.ReadReplicaStatefulSet(cluster, "reporting")); err != nil {
 		return err
 	}
 	ta := &kedav1alpha1.TriggerAuthentication{}
@@ -131,6 +136,26 @@ func run(binary string) error {
 		return err
 	}
 	fmt.Printf("annotation innokeda.io/autofilled: %s\n", stored.Annotations["innokeda.io/autofilled"])
+
+	readReplicas := gen.ScaledObject(ns, "reporting-scaler", "mycluster-reporting",
+		gen.WithMySQLTrigger("SELECT CEIL(COUNT(*) / 2) FROM testdb.testtable", "1"), gen.WithReplicas(nil, ptr.To[int32](12)))
+	step("Creating a ScaledObject for the read replicas' StatefulSet mycluster-reporting (read load: not group members, no 9-member limit):")
+	if err := printYAML(readReplicas.Spec); err != nil {
+		return err
+	}
+	warnings.Take()
+	if err := c.Create(ctx, readReplicas); err != nil {
+		return fmt.Errorf("the read-replica ScaledObject was refused: %w", err)
+	}
+	for _, w := range warnings.Take() {
+		fmt.Println("  Warning:", w)
+	}
+	storedRR := &kedav1alpha1.ScaledObject{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(readReplicas), storedRR); err != nil {
+		return err
+	}
+	fmt.Printf("Stored: minReplicaCount %d (the read replica's instances), maxReplicaCount %d, envSourceContainerName %s, no pacing (advanced: %v)\n",
+		*storedRR.Spec.MinReplicaCount, *storedRR.Spec.MaxReplicaCount, storedRR.Spec.ScaleTargetRef.EnvSourceContainerName, storedRR.Spec.Advanced != nil)
 
 	step("innokeda's controller granted the account SELECT on exactly the table the query reads (SHOW GRANTS, by an admin connection):")
 	var grants []string
