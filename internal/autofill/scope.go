@@ -91,16 +91,7 @@ func Scope(so *kedav1alpha1.ScaledObject, facts Facts) (skip Skip, warning strin
 			return SkipStatefulSetNotFound, ""
 		}
 		clusterName, ok := innodbcluster.ControllerName(facts.RouterDeployment)
-		switch {
-		case !ok || name != innodbcluster.RouterDeployment(clusterName):
-			return SkipNotInnoDBCluster, ""
-		case facts.Cluster == nil:
-			return SkipClusterNotFound, fmt.Sprintf("%s: Deployment %s belongs to InnoDBCluster %s, which was not found in namespace %s; innokeda filled nothing",
-				path, name, clusterName, ns)
-		case !facts.Cluster.AutofillEnabled():
-			return SkipNotAnnotated, ""
-		}
-		return "", ""
+		return clusterScope(facts, kind, name, ns, clusterName, ok && name == innodbcluster.RouterDeployment(clusterName))
 	}
 	if facts.StatefulSet == nil {
 		if c := facts.Cluster; c != nil && c.AutofillEnabled() {
@@ -110,12 +101,18 @@ func Scope(so *kedav1alpha1.ScaledObject, facts Facts) (skip Skip, warning strin
 		return SkipStatefulSetNotFound, ""
 	}
 	clusterName, ok := innodbcluster.ControllerName(facts.StatefulSet)
+	return clusterScope(facts, kind, name, ns, clusterName, ok)
+}
+
+// clusterScope decides for a workload of kind and name whose controller is InnoDBCluster
+// clusterName (owned: it has one, and the workload is one the operator makes for it).
+func clusterScope(facts Facts, kind, name, ns, clusterName string, owned bool) (Skip, string) {
 	switch {
-	case !ok:
+	case !owned:
 		return SkipNotInnoDBCluster, ""
 	case facts.Cluster == nil:
-		return SkipClusterNotFound, fmt.Sprintf("%s: StatefulSet %s belongs to InnoDBCluster %s, which was not found in namespace %s; innokeda filled nothing",
-			path, name, clusterName, ns)
+		return SkipClusterNotFound, fmt.Sprintf("spec.scaleTargetRef: %s %s belongs to InnoDBCluster %s, which was not found in namespace %s; innokeda filled nothing",
+			kind, name, clusterName, ns)
 	case !facts.Cluster.AutofillEnabled():
 		return SkipNotAnnotated, ""
 	}

@@ -47,13 +47,10 @@ func connect(t *testing.T, server *harness.MariaDB) *scaleraccount.Conn {
 // asUser opens a pool connecting as user to the server over TCP, as KEDA does.
 func asUser(t *testing.T, server *harness.MariaDB, user, password string) *sql.DB {
 	t.Helper()
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd, cfg.Timeout = "tcp", server.Addr, user, password, 5*time.Second
-	connector, err := mysql.NewConnector(cfg)
+	db, err := server.ConnectAs(user, password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(connector)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }

@@ -189,6 +189,17 @@ func (m *MariaDB) Tables(ctx context.Context) ([]string, error) {
 	return m.column(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name", Database)
 }
 
+// ConnectAs opens a pool that connects as user over TCP, as KEDA does; the caller closes it.
+func (m *MariaDB) ConnectAs(user, password string) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd, cfg.Timeout = "tcp", m.Addr, user, password, 5*time.Second
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(connector), nil
+}
+
 // Grants returns SHOW GRANTS for user@host, sorted, with the password's hash replaced by
 // '<hash>' (MariaDB prints it); nil when the account does not exist.
 func (m *MariaDB) Grants(ctx context.Context, user, host string) ([]string, error) {

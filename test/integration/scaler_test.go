@@ -6,9 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/go-sql-driver/mysql"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -234,13 +232,10 @@ func scalerGrants(t *testing.T) []string {
 // asScaler opens a pool that connects as the scaler account over TCP, as KEDA does.
 func asScaler(t *testing.T, password string) *sql.DB {
 	t.Helper()
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd, cfg.Timeout = "tcp", mariadb.Addr, managed.ScalerUser, password, 5*time.Second
-	connector, err := mysql.NewConnector(cfg)
+	db, err := mariadb.ConnectAs(managed.ScalerUser, password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(connector)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
