@@ -103,7 +103,7 @@ func skipped(reason autofill.Skip) admission.Response {
 // gather reads the facts Decide needs. The Secret and the TriggerAuthentications are
 // read only for objects in scope.
 func (d *ScaledObjectDefaulter) gather(ctx context.Context, so *kedav1alpha1.ScaledObject, kind, name string) (autofill.Facts, error) {
-	facts, err := lookupTarget(ctx, d.cache, so.Namespace, kind, name)
+	facts, err := lookupTarget(ctx, d.cache, d.secrets, so.Namespace, kind, name)
 	facts.ClusterDomain = d.clusterDomain
 	if err != nil {
 		return facts, err

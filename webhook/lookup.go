@@ -16,12 +16,17 @@ import (
 // lookupTarget reads, from the cache, the StatefulSet and InnoDBCluster a ScaledObject's
 // target (of the kind and name autofill.TargetOf returned) leads to. Objects that do not
 // exist are left nil; only other errors are returned.
-func lookupTarget(ctx context.Context, cache client.Reader, ns, kind, name string) (autofill.Facts, error) {
+//
+// The router Deployment is read from api, not the cache: the MySQL Operator does not label
+// it mysql.oracle.com/cluster (router_objects.py writes "label:" for "labels:"), so a
+// label-filtered cache never holds it, and caching every Deployment is not innokeda's
+// business. Only Deployments named like a router get here (autofill.TargetOf).
+func lookupTarget(ctx context.Context, cache, api client.Reader, ns, kind, name string) (autofill.Facts, error) {
 	var facts autofill.Facts
 	clusterName := name
 	if kind == "Deployment" {
 		deployment := &appsv1.Deployment{}
-		found, err := get(ctx, cache, ns, name, deployment)
+		found, err := get(ctx, api, ns, name, deployment)
 		if err != nil || !found {
 			return facts, err
 		}

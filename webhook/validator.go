@@ -128,7 +128,7 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.opts.DryRunTimeout)
 	defer cancel()
-	facts, err := lookupTarget(ctx, v.cache, so.Namespace, kind, name)
+	facts, err := lookupTarget(ctx, v.cache, v.creds.secrets, so.Namespace, kind, name)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
 		return v.notValidated(degradedLookupFailed, fmt.Sprintf("innokeda could not look up %s %s, so it did not validate the ScaledObject: %v", kind, name, err))

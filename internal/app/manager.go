@@ -66,7 +66,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	// kubeconfig leaves client-go's 5 QPS; controller-runtime's in-cluster loader, none).
 	loaded := cfg
 	cfg = withLimits(loaded, o.KubeAPIQPS, o.KubeAPIBurst)
-	// Only the operator's StatefulSets, Deployments, Services and pods are cached (those labelled
+	// Only the operator's StatefulSets, Services and pods are cached (those labelled
 	// mysql.oracle.com/cluster): a cluster's others are none of innokeda's business. The
 	// label is no proof: the dry-run also checks the owners (dryrun.ClusterServers).
 	operatorOwned, err := labels.NewRequirement(innodbcluster.ClusterLabel, selection.Exists, nil)
@@ -85,7 +85,6 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
 				&appsv1.StatefulSet{}: operatorLabelled,
-				&appsv1.Deployment{}:  operatorLabelled, // the router's
 				&corev1.Service{}:     operatorLabelled,
 				&corev1.Pod{}:         operatorLabelled,
 			}},

@@ -68,10 +68,25 @@ func (d *decision) pacing() {
 // that has lost members or quorum, or that has not finished forming, moves members it
 // may need. A cluster the operator has not reported on yet (no status) is not warned
 // about: that is every cluster in its first seconds.
+//
+// Routers and read replicas are another matter before the group is first ONLINE: the
+// operator sizes them, and creates the router's account, only when the group first has
+// spec.instances members and the router still has no replicas (mysqloperator
+// cluster_controller.py, post_create_actions); a ScaledObject that sizes them first stops
+// that. So for them no status is warned about too.
 func (d *decision) clusterState() {
-	switch state := d.facts.Cluster.Status.Cluster.Status; state {
-	case innodbcluster.StatusOnline, "":
-	default:
+	state := d.facts.Cluster.Status.Cluster.Status
+	_, readReplicas := d.facts.ReadReplica()
+	switch {
+	case state == innodbcluster.StatusOnline:
+	case d.facts.Router() || readReplicas:
+		shown := quoteShort(state)
+		if state == "" {
+			shown = "not reported ONLINE yet"
+		}
+		d.warnf("InnoDBCluster %s is %s: the MySQL Operator sets up routers and read replicas (the router's account included) only once the group is first ONLINE, "+
+			"and a ScaledObject that sizes them before can stop that; create it once the cluster is ONLINE", d.facts.Cluster.Name, shown)
+	case state != "":
 		d.warnf("InnoDBCluster %s is %s, not ONLINE: scaling now adds or removes members of a group that is not whole", d.facts.Cluster.Name, quoteShort(state))
 	}
 }

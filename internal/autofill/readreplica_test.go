@@ -82,6 +82,16 @@ func TestRouterTarget(t *testing.T) {
 		t.Errorf("second pass filled %v", again.Fills)
 	}
 
+	t.Run("before the cluster is first ONLINE, a warning", func(t *testing.T) {
+		f := facts
+		f.Cluster = cluster.DeepCopy()
+		f.Cluster.Status.Cluster.Status = ""
+		r := autofill.Decide(so, f)
+		if !strings.Contains(strings.Join(r.Warnings, "\n"), "InnoDBCluster mycluster is not reported ONLINE yet: the MySQL Operator sets up routers and read replicas") {
+			t.Errorf("warnings %q", r.Warnings)
+		}
+	})
+
 	for name, tc := range map[string]struct {
 		so    *kedav1alpha1.ScaledObject
 		facts autofill.Facts

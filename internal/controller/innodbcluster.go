@@ -354,8 +354,8 @@ func (r *InnoDBClusterReconciler) claim(ctx context.Context, cluster *innodbclus
 }
 
 func (r *InnoDBClusterReconciler) deleteIfOwned(ctx context.Context, cluster *innodbcluster.InnoDBCluster, found bool, obj client.Object) error {
-	if !found || !managed.OwnedBy(obj, cluster) {
-		return nil
+	if !found || !managed.OwnedBy(obj, cluster) || obj.GetDeletionTimestamp() != nil {
+		return nil // nothing of innokeda's, or already going (a finalizer holds it)
 	}
 	if err := r.client.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("delete %s: %w", obj.GetName(), err)

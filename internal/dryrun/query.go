@@ -29,6 +29,9 @@ func CheckQuery(query string) error {
 	if strings.TrimSpace(query) == "" {
 		return errors.New("is empty: give one SELECT statement that returns a single number")
 	}
+	if len(query) > MaxQueryLength {
+		return fmt.Errorf("is %d bytes long: innokeda reads queries of at most %d bytes (a scaler's query is one SELECT that returns a number)", len(query), MaxQueryLength)
+	}
 	if err := checkText(query); err != nil {
 		return err
 	}
@@ -41,6 +44,11 @@ func CheckQuery(query string) error {
 	}
 	return nil
 }
+
+// MaxQueryLength bounds the text every parse of a query works on: the grammar parser's
+// time and memory grow faster than the text (a megabyte of nested parentheses takes
+// hundreds of MiB), and every admission pays for them.
+const MaxQueryLength = 16 << 10
 
 // CheckQueryInMode is CheckQuery for a server whose session runs in sqlMode (the value of
 // @@sql_mode): it refuses modes whose grammar innokeda does not model, then parses the

@@ -241,3 +241,14 @@ func unquoted(query string) string {
 	}
 	return b.String()
 }
+
+func TestCheckQueryBoundsTheText(t *testing.T) {
+	long := "SELECT COUNT(*) FROM t WHERE " + strings.Repeat("(", MaxQueryLength) + "1" + strings.Repeat(")", MaxQueryLength)
+	err := CheckQuery(long)
+	if err == nil || !strings.Contains(err.Error(), "innokeda reads queries of at most 16384 bytes") {
+		t.Errorf("CheckQuery of %d bytes: %v", len(long), err)
+	}
+	if err := CheckQuery("SELECT COUNT(*) FROM t WHERE " + strings.Repeat("1 AND ", 2000) + "1"); err != nil {
+		t.Errorf("a long query under the bound: %v", err)
+	}
+}

@@ -123,6 +123,9 @@ func ReadAll(query, defaultSchema string) (Reads, error) {
 // the same one, or "". It parses once, in the default sql_mode: it names a default for
 // dbName (the name KEDA gives the metric), and decides nothing about safety or grants.
 func OnlySchema(query string) string {
+	if len(query) > dryrun.MaxQueryLength {
+		return ""
+	}
 	w := &walker{found: map[Table]bool{}, informationSchema: map[string]bool{}, functions: map[string]bool{}, defaultSchema: "\x00"}
 	if err := w.walk(query, 0); err != nil || w.err != nil {
 		return ""

@@ -234,16 +234,17 @@ func ReadReplicaStatefulSet(cluster *innodbcluster.InnoDBCluster, name string) *
 
 // RouterDeployment returns the Deployment <cluster>-router the MySQL Operator makes for
 // cluster (router_objects.py prepare_router_deployment, adopted by the cluster), with its
-// one container, router.
+// one container, router, and as the operator writes it, no labels of its own.
 func RouterDeployment(cluster *innodbcluster.InnoDBCluster) *appsv1.Deployment {
 	labels := map[string]string{innodbcluster.ClusterLabel: cluster.Name, "app.kubernetes.io/component": "router", "component": "mysqlrouter"}
 	replicas := cluster.RouterInstances()
 	return &appsv1.Deployment{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace:       cluster.Namespace,
-			Name:            innodbcluster.RouterDeployment(cluster.Name),
-			Labels:          labels,
+			Namespace: cluster.Namespace,
+			Name:      innodbcluster.RouterDeployment(cluster.Name),
+			// No labels: the operator's template misspells the key (router_objects.py
+			// "label:"), so only the pod template and the selector carry them.
 			OwnerReferences: []metav1.OwnerReference{controllerRef(innodbcluster.GroupVersion.String(), innodbcluster.Kind, cluster.Name, cluster.UID)},
 		},
 		Spec: appsv1.DeploymentSpec{

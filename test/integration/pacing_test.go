@@ -122,8 +122,7 @@ func TestRouterTargetThroughAPIServer(t *testing.T) {
 	cluster, _ := createCluster(t, c, ns, "mycluster", "root", gen.WithRouterInstances(2))
 	router := gen.RouterDeployment(cluster)
 	router.OwnerReferences[0].UID = types.UID(currentUID(t, c, cluster))
-	mustCreate(t, c, router)
-	waitForCache(t, ctx, router)
+	mustCreate(t, c, router) // unlabelled, as the operator makes it: read from the API, not the cache
 
 	warnings.Take()
 	so := gen.ScaledObject(ns, "connections", router.Name, gen.WithTarget("apps/v1", "Deployment", router.Name),
