@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -90,6 +91,34 @@ type InnoDBClusterReconciler struct {
 	recorder events.EventRecorder
 	opts     Options
 	scalers  scalerAccounts
+	waiting  lastStates // the state each cluster's WaitingForOnline event last named
+}
+
+// lastStates remembers a value per cluster, so that an event is emitted when it changes,
+// not on every pass.
+type lastStates struct {
+	mu     sync.Mutex
+	states map[types.NamespacedName]string
+}
+
+// changed records state for cluster and tells whether it differs from the last one.
+func (l *lastStates) changed(cluster types.NamespacedName, state string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.states == nil {
+		l.states = map[types.NamespacedName]string{}
+	}
+	if previous, ok := l.states[cluster]; ok && previous == state {
+		return false
+	}
+	l.states[cluster] = state
+	return true
+}
+
+func (l *lastStates) forget(cluster types.NamespacedName) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.states, cluster)
 }
 
 // SetupWithManager adds the controller to mgr. It runs only on the leader.
@@ -145,12 +174,15 @@ func clustersPolledBy(_ context.Context, obj client.Object) []reconcile.Request 
 	return requests
 }
 
-// clusterStateChanged passes an update of an InnoDBCluster's status.cluster.status.
+// clusterStateChanged passes an update that brings an InnoDBCluster's status.cluster.status
+// to ONLINE.
 var clusterStateChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, okOld := e.ObjectOld.(*innodbcluster.InnoDBCluster)
 		updated, okNew := e.ObjectNew.(*innodbcluster.InnoDBCluster)
-		return okOld && okNew && old.Status.Cluster.Status != updated.Status.Cluster.Status
+		// Only reaching ONLINE starts anything (the zero-YAML ScaledObject): the flips between
+		// ONLINE and ONLINE_PARTIAL of a paced join or leave need no reconcile.
+		return okOld && okNew && old.Status.Cluster.Status != innodbcluster.StatusOnline && updated.Status.Cluster.Status == innodbcluster.StatusOnline
 	},
 	CreateFunc:  func(event.CreateEvent) bool { return false },
 	DeleteFunc:  func(event.DeleteEvent) bool { return false },
@@ -175,6 +207,7 @@ func (r *InnoDBClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		// Gone: the API server's garbage collector removes what it owned, and the
 		// account goes with the cluster's servers.
 		r.scalers.set(req.NamespacedName, false)
+		r.waiting.forget(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !cluster.DeletionTimestamp.IsZero() {
@@ -295,8 +328,10 @@ func (r *InnoDBClusterReconciler) reconcileScaledObject(ctx context.Context, clu
 		if state == "" {
 			state = "not reported yet"
 		}
-		r.recorder.Eventf(cluster, nil, corev1.EventTypeNormal, ReasonWaitingForOnline, "Create",
-			"ScaledObject %s is created once the cluster is ONLINE (status.cluster.status: %s)", managed.Name(cluster.Name), state)
+		if r.waiting.changed(client.ObjectKeyFromObject(cluster), state) {
+			r.recorder.Eventf(cluster, nil, corev1.EventTypeNormal, ReasonWaitingForOnline, "Create",
+				"ScaledObject %s is created once the cluster is ONLINE (status.cluster.status: %s)", managed.Name(cluster.Name), state)
+		}
 		return nil
 	}
 	want, problems := managed.ScaledObject(cluster)

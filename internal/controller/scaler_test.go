@@ -37,3 +37,23 @@ func TestClustersPolledBy(t *testing.T) {
 		t.Errorf("a Secret mapped to %v", got)
 	}
 }
+
+func TestLastStates(t *testing.T) {
+	var l lastStates
+	a, b := types.NamespacedName{Namespace: "db", Name: "a"}, types.NamespacedName{Namespace: "db", Name: "b"}
+	for i, step := range []struct {
+		cluster types.NamespacedName
+		state   string
+		want    bool
+	}{
+		{a, "PENDING", true}, {a, "PENDING", false}, {b, "PENDING", true}, {a, "", true}, {a, "", false}, {a, "PENDING", true},
+	} {
+		if got := l.changed(step.cluster, step.state); got != step.want {
+			t.Errorf("step %d: changed(%s, %q) = %v, want %v", i, step.cluster, step.state, got, step.want)
+		}
+	}
+	l.forget(a)
+	if !l.changed(a, "PENDING") {
+		t.Error("a forgotten cluster's state is not new")
+	}
+}
