@@ -131,7 +131,7 @@ func (d *ScaledObjectDefaulter) rootUserInSecret(ctx context.Context, cluster *i
 	if d.scalerAccounts {
 		// The TriggerAuthentication maps username from the scaler Secret once the account
 		// exists: a username filled into the trigger now would override it then.
-		if settings, problems := innodbcluster.ScalerSettingsFromAnnotations(cluster.Annotations); len(problems) == 0 && settings.Account == innodbcluster.ScalerAccountManaged {
+		if _, managedAccount := innodbcluster.ManagedScalerAccount(cluster.Annotations); managedAccount {
 			return true, nil
 		}
 	}

@@ -235,8 +235,9 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	scaler, settings := v.pollsAsScalerAccount(facts, t)
 	var reads sqltables.Reads
 	if scaler && err == nil {
-		violations = append(violations, scalerViolations(i, t, cfg.DBName, settings)...)
-		reads, _ = sqltables.ReadAll(strings.TrimSpace(t.Metadata["query"]), cfg.DBName)
+		var scalerProblems validation.Violations
+		scalerProblems, reads = scalerViolations(i, t, cfg.DBName, settings)
+		violations = append(violations, scalerProblems...)
 	}
 	prefix := fmt.Sprintf("spec.triggers[%d]: ", i)
 	switch {
@@ -292,24 +293,25 @@ func (v *ScaledObjectValidator) pollsAsScalerAccount(facts autofill.Facts, t ked
 	if !v.opts.ScalerAccounts || !managed.UsesManagedAuthentication(t, facts.Cluster.Name) {
 		return false, innodbcluster.ScalerSettings{}
 	}
-	settings, problems := innodbcluster.ScalerSettingsFromAnnotations(facts.Cluster.Annotations)
-	return len(problems) == 0 && settings.Account == innodbcluster.ScalerAccountManaged, settings
+	settings, managedAccount := innodbcluster.ManagedScalerAccount(facts.Cluster.Annotations)
+	return managedAccount, settings
 }
 
 // scalerViolations are why trigger i cannot work with the scaler account (see
 // managed.ScalerTrigger): the controller grants SELECT on the tables the query reads and
 // nothing else, so KEDA's polls would fail forever.
-func scalerViolations(i int, t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) validation.Violations {
+// It returns what the query reads too, read once.
+func scalerViolations(i int, t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) (validation.Violations, sqltables.Reads) {
 	if dryrun.CheckQuery(strings.TrimSpace(t.Metadata["query"])) != nil {
-		return nil // the static checks say why
+		return nil, sqltables.Reads{} // the static checks say why
 	}
 	var violations validation.Violations
-	_, problems := managed.ScalerTrigger(t, dbName, settings)
+	reads, problems := managed.ScalerTrigger(t, dbName, settings)
 	for _, p := range problems {
 		violations.Add(validation.ReasonScalerGrant, validation.Invalid(validation.MetadataPath(i, p.Field),
 			fmt.Sprintf("KEDA polls as MySQL account %s (innokeda.io/scaler-account: managed), which innokeda grants SELECT on the tables the query reads and nothing else; the trigger %s", managed.ScalerUser, p.Message)))
 	}
-	return violations
+	return violations, reads
 }
 
 // controllerGrantsEvent is the Event the controller emits when it grants.

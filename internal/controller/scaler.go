@@ -212,7 +212,7 @@ func (r *InnoDBClusterReconciler) removeScalerAccount(ctx context.Context, clust
 	if err != nil {
 		return false, 0, err
 	}
-	owned := found && managed.OwnedBy(secret, cluster) && secret.Labels[managed.ManagedByLabel] == managed.ManagedByValue
+	owned := found && managed.OwnsScalerSecret(secret, cluster)
 	if !recorded && !owned {
 		return true, 0, nil
 	}
@@ -248,7 +248,7 @@ func (r *InnoDBClusterReconciler) scalerSecret(ctx context.Context, cluster *inn
 	if err != nil {
 		return nil, false, err
 	}
-	if found && (!managed.OwnedBy(existing, cluster) || existing.Labels[managed.ManagedByLabel] != managed.ManagedByValue) {
+	if found && !managed.OwnsScalerSecret(existing, cluster) {
 		r.notOwned(cluster, existing)
 		return nil, false, nil
 	}

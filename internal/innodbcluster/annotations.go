@@ -74,6 +74,13 @@ func ScalerSettingsFromAnnotations(annotations map[string]string) (ScalerSetting
 	return s, problems
 }
 
+// ManagedScalerAccount tells whether annotations ask, validly, for the managed scaler
+// account, with the settings they give.
+func ManagedScalerAccount(annotations map[string]string) (ScalerSettings, bool) {
+	settings, problems := ScalerSettingsFromAnnotations(annotations)
+	return settings, len(problems) == 0 && settings.Account == ScalerAccountManaged
+}
+
 // HostService is the service that triggers are pointed at.
 type HostService string
 

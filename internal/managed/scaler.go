@@ -46,6 +46,12 @@ func ScalerSecret(c *innodbcluster.InnoDBCluster, password string) *corev1.Secre
 	}
 }
 
+// OwnsScalerSecret tells whether s is the scaler Secret innokeda keeps for c: controlled
+// by c and labelled as innokeda's. Only such a Secret is rewritten or deleted.
+func OwnsScalerSecret(s *corev1.Secret, c *innodbcluster.InnoDBCluster) bool {
+	return OwnedBy(s, c) && s.Labels[ManagedByLabel] == ManagedByValue
+}
+
 // ScalerPassword returns the password the scaler Secret holds, and false when the Secret
 // is not one innokeda can use as it is (a key missing or changed): it is then rewritten
 // with a new password.
@@ -130,22 +136,24 @@ type ScalerProblem struct {
 // would fail, or, for information_schema.PROCESSLIST without PROCESS, count only the
 // account's own sessions. The validating webhook denies these at admission; the
 // controller reports those it finds and grants nothing for them.
-func ScalerTrigger(t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) ([]sqltables.Table, []ScalerProblem) {
+// The query's reads come back too (empty when it cannot be read), for callers that judge
+// them further.
+func ScalerTrigger(t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) (sqltables.Reads, []ScalerProblem) {
 	var problems []ScalerProblem
 	if u := strings.TrimSpace(t.Metadata["username"]); u != "" && u != ScalerUser {
 		problems = append(problems, ScalerProblem{"username", fmt.Sprintf("sets metadata.username %q, which KEDA uses instead of the MySQL account %s that the TriggerAuthentication maps: remove it", u, ScalerUser)})
 	}
 	reads, err := sqltables.ReadAll(strings.TrimSpace(t.Metadata["query"]), dbName)
 	if err != nil {
-		return nil, append(problems, ScalerProblem{"query", "the query " + err.Error()})
+		return sqltables.Reads{}, append(problems, ScalerProblem{"query", "the query " + err.Error()})
 	}
 	for _, table := range reads.Tables {
 		if reason := sqltables.Refused(table); reason != "" {
-			return nil, append(problems, ScalerProblem{"query", "the query " + reason})
+			return reads, append(problems, ScalerProblem{"query", "the query " + reason})
 		}
 		for _, name := range []string{table.Schema, table.Name} {
 			if _, err := sqltables.Quote(name); err != nil {
-				return nil, append(problems, ScalerProblem{"query", fmt.Sprintf("the query reads %s, whose name %q %v", table, name, err)})
+				return reads, append(problems, ScalerProblem{"query", fmt.Sprintf("the query reads %s, whose name %q %v", table, name, err)})
 			}
 		}
 	}
@@ -157,10 +165,7 @@ func ScalerTrigger(t kedav1alpha1.ScaleTriggers, dbName string, settings innodbc
 		problems = append(problems, ScalerProblem{"query", fmt.Sprintf("the query reads information_schema.PROCESSLIST, which shows the account only its own sessions: "+
 			"annotate the InnoDBCluster %s: PROCESS for it to see every session", innodbcluster.AnnotationScalerPrivileges)})
 	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-	return reads.Tables, nil
+	return reads, problems
 }
 
 // ScalerGrantsFor reads what c's scaler account needs from the ScaledObjects of c's
@@ -181,11 +186,14 @@ func ScalerGrantsFor(c *innodbcluster.InnoDBCluster, settings innodbcluster.Scal
 			}
 			g.Triggers++
 			polls = true
-			tables, problems := ScalerTrigger(t, strings.TrimSpace(t.Metadata["dbName"]), settings)
+			reads, problems := ScalerTrigger(t, strings.TrimSpace(t.Metadata["dbName"]), settings)
 			for _, p := range problems {
 				g.Problems = append(g.Problems, fmt.Sprintf("ScaledObject %s spec.triggers[%d]: %s", so.Name, i, p.Message))
 			}
-			for _, table := range tables {
+			if len(problems) > 0 {
+				continue // nothing is granted for a trigger the account cannot serve
+			}
+			for _, table := range reads.Tables {
 				found[table] = true
 			}
 		}
