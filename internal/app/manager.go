@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/secretcache"
+	"github.com/innokeda/innokeda/internal/servingcert"
 	innokedawebhook "github.com/innokeda/innokeda/webhook"
 )
 
@@ -78,6 +80,24 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
+	// With rotation, both servers serve the Secret's certificate from memory; otherwise
+	// each watches the files in --webhook-cert-dir.
+	var certificate *servingcert.Source
+	if o.CertRotation {
+		certificate = servingcert.NewSource(o.WebhookCertDir)
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.GetCertificate = certificate.GetCertificate })
+	}
+	metrics := metricsserver.Options{BindAddress: o.MetricsBindAddress}
+	if o.MetricsSecure {
+		metrics.SecureServing = true
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metrics.TLSOpts = tlsOpts
+		metrics.CertDir, metrics.CertName, metrics.KeyName = o.WebhookCertDir, servingcert.CertKey, servingcert.KeyKey
+	}
+	leaderElectionNS := o.LeaderElectionNS
+	if leaderElectionNS == "" {
+		leaderElectionNS = o.Namespace
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
 		Cache: cache.Options{
@@ -88,12 +108,12 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 				&corev1.Service{}:     operatorLabelled,
 				&corev1.Pod{}:         operatorLabelled,
 			}},
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                 metrics,
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		PprofBindAddress:        o.PprofBindAddress,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        o.LeaderElectionID,
-		LeaderElectionNamespace: o.LeaderElectionNS,
+		LeaderElectionNamespace: leaderElectionNS,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host:    o.WebhookHost,
 			Port:    o.WebhookPort,
@@ -109,6 +129,17 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return nil, err
+	}
+	if err := requireCRDs(mgr.GetRESTMapper()); err != nil {
+		return nil, err
+	}
+	if o.CertRotation {
+		if err := servingcert.Setup(mgr, o.servingCertificate(), certificate); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("serving-certificate", certificate.Ready); err != nil {
+			return nil, err
+		}
 	}
 	// The webhooks read Secrets with a client of their own: sharing the controller's
 	// rate-limited one stalled admissions under load. A short-lived cache turns a burst of
@@ -184,7 +215,7 @@ func run(ctx context.Context, args []string, output io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("Starting innokeda", "webhookPort", o.WebhookPort, "clusterDomain", o.ClusterDomain, "leaderElect", o.LeaderElect)
+	ctrl.Log.WithName("setup").Info("Starting innokeda", "webhookPort", o.WebhookPort, "clusterDomain", o.ClusterDomain, "leaderElect", o.LeaderElect, "certRotation", o.CertRotation, "metricsSecure", o.MetricsSecure)
 	return mgr.Start(ctx)
 }
 

@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/innokeda/innokeda/internal/controller"
+	"github.com/innokeda/innokeda/internal/servingcert"
 )
 
 // Options configure the innokeda manager. Each has a command-line flag of the same name.
@@ -28,6 +30,27 @@ type Options struct {
 	ClusterDomain          string
 	EnableHTTP2            bool
 	Zap                    zap.Options
+
+	// Namespace is innokeda's own: the serving certificate's Secret, and the leader
+	// election Lease unless LeaderElectionNS says otherwise.
+	Namespace string
+	// MetricsSecure serves /metrics over HTTPS to callers the API server authenticates and
+	// authorizes (get on the non-resource URL /metrics).
+	MetricsSecure bool
+	// CertRotation has innokeda issue and rotate its own serving certificate (package
+	// servingcert) instead of reading one from WebhookCertDir.
+	CertRotation bool
+	CertSecret   string
+	// The Services the certificate must be valid for, and any further DNS names.
+	WebhookService    string
+	MetricsService    string
+	CertExtraDNSNames []string
+	// The webhook configurations whose caBundle the rotation keeps.
+	MutatingWebhookConfiguration   string
+	ValidatingWebhookConfiguration string
+	CertValidity                   time.Duration
+	CertRenewBefore                time.Duration
+	CertCheckInterval              time.Duration
 
 	DryRunTimeout        time.Duration
 	OnUnreachable        string
@@ -67,16 +90,26 @@ func DefaultOptions() Options {
 		PprofBindAddress:       "0",
 		LeaderElectionID:       "innokeda.io",
 		ClusterDomain:          "cluster.local",
-		DryRunTimeout:          2 * time.Second,
-		OnUnreachable:          "warn",
-		MaxConcurrentDryRuns:   4,
-		KEDANamespace:          "keda",
-		KubeAPIQPS:             50,
-		KubeAPIBurst:           100,
-		AdmissionAPIQPS:        100,
-		AdmissionAPIBurst:      200,
-		SecretCacheTTL:         5 * time.Second,
-		Controller:             controller.DefaultOptions(),
+		// The chart and the kustomize base set it from the downward API.
+		Namespace:                      os.Getenv("POD_NAMESPACE"),
+		CertSecret:                     "innokeda-webhook-tls",
+		WebhookService:                 "innokeda-webhook",
+		MetricsService:                 "innokeda-metrics",
+		MutatingWebhookConfiguration:   "innokeda-mutating",
+		ValidatingWebhookConfiguration: "innokeda-validating",
+		CertValidity:                   365 * 24 * time.Hour,
+		CertRenewBefore:                30 * 24 * time.Hour,
+		CertCheckInterval:              time.Hour,
+		DryRunTimeout:                  2 * time.Second,
+		OnUnreachable:                  "warn",
+		MaxConcurrentDryRuns:           4,
+		KEDANamespace:                  "keda",
+		KubeAPIQPS:                     50,
+		KubeAPIBurst:                   100,
+		AdmissionAPIQPS:                100,
+		AdmissionAPIBurst:              200,
+		SecretCacheTTL:                 5 * time.Second,
+		Controller:                     controller.DefaultOptions(),
 	}
 }
 
@@ -85,13 +118,31 @@ func DefaultOptions() Options {
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Empty: $KUBECONFIG, then the in-cluster configuration.")
 	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "Port the admission webhook server listens on (TLS).")
-	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "Directory with the webhook server's tls.crt and tls.key; they are reloaded when they change.")
+	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "Directory with the webhook server's tls.crt and tls.key; they are reloaded when they change. With --cert-rotation, innokeda writes them there.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the Prometheus metrics endpoint; \"0\" turns it off.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of the /healthz and /readyz endpoints.")
 	fs.StringVar(&o.PprofBindAddress, "pprof-bind-address", o.PprofBindAddress, "Address of Go's /debug/pprof endpoints, for profiling; \"0\" (the default) turns them off.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader among replicas before running controllers; every replica serves webhooks.")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "Name of the Lease used for leader election.")
-	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", o.LeaderElectionNS, "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster.")
+	fs.StringVar(&o.LeaderElectionNS, "leader-election-namespace", o.LeaderElectionNS, "Namespace of the leader election Lease; defaults to --namespace.")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "innokeda's own namespace, where its serving certificate's Secret and its Lease live; defaults to $POD_NAMESPACE.")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", o.MetricsSecure, "Serve /metrics over HTTPS, only to callers the API server authenticates (TokenReview) and authorizes (SubjectAccessReview: get on /metrics). Uses the webhooks' serving certificate.")
+	fs.BoolVar(&o.CertRotation, "cert-rotation", o.CertRotation, "Issue and rotate the serving certificate in-process: a CA and a certificate in the Secret --cert-secret (which must exist; it may be empty), the CA put into both webhook configurations' caBundle. Off: read tls.crt and tls.key from --webhook-cert-dir (cert-manager).")
+	fs.StringVar(&o.CertSecret, "cert-secret", o.CertSecret, "Secret in --namespace that holds the rotated CA and serving certificate.")
+	fs.StringVar(&o.WebhookService, "webhook-service", o.WebhookService, "Service of the webhooks, in --namespace: the serving certificate is valid for its cluster DNS names.")
+	fs.StringVar(&o.MetricsService, "metrics-service", o.MetricsService, "Service of /metrics, in --namespace: the serving certificate is valid for its cluster DNS names too.")
+	fs.Func("cert-extra-dns-name", "A further DNS name the rotated serving certificate is valid for, for webhooks reached by URL (repeatable).", func(s string) error {
+		if s == "" {
+			return fmt.Errorf("empty DNS name")
+		}
+		o.CertExtraDNSNames = append(o.CertExtraDNSNames, s)
+		return nil
+	})
+	fs.StringVar(&o.MutatingWebhookConfiguration, "mutating-webhook-configuration", o.MutatingWebhookConfiguration, "MutatingWebhookConfiguration whose caBundle --cert-rotation keeps.")
+	fs.StringVar(&o.ValidatingWebhookConfiguration, "validating-webhook-configuration", o.ValidatingWebhookConfiguration, "ValidatingWebhookConfiguration whose caBundle --cert-rotation keeps.")
+	fs.DurationVar(&o.CertValidity, "cert-validity", o.CertValidity, "How long each rotated serving certificate is valid (the CA, 10 years).")
+	fs.DurationVar(&o.CertRenewBefore, "cert-renew-before", o.CertRenewBefore, "Issue a new serving certificate when less than this is left of the current one.")
+	fs.DurationVar(&o.CertCheckInterval, "cert-check-interval", o.CertCheckInterval, "How often the rotation looks at the serving certificate's expiry.")
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "DNS domain of the Kubernetes cluster, used in the MySQL host names innokeda fills in.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Serve webhooks over HTTP/2 too. Off by default: HTTP/2 rapid-reset and stream-cancellation attacks (CVE-2023-44487, CVE-2023-39325).")
 	fs.DurationVar(&o.DryRunTimeout, "dry-run-timeout", o.DryRunTimeout, "Time budget for validating one ScaledObject, dry-runs of its queries included.")
@@ -151,8 +202,29 @@ func (o *Options) Validate() error {
 	if o.SecretCacheTTL < 0 {
 		return fmt.Errorf("--secret-cache-ttl must not be negative, not %v", o.SecretCacheTTL)
 	}
+	if o.CertRotation {
+		if err := o.servingCertificate().Validate(); err != nil {
+			return fmt.Errorf("--cert-rotation: %w", err)
+		}
+	}
 	if o.MaxConcurrentDryRuns < 1 {
 		return fmt.Errorf("--dry-run-max-concurrent must be at least 1, not %d", o.MaxConcurrentDryRuns)
 	}
 	return nil
+}
+
+// servingCertificate is what --cert-rotation issues, and where.
+func (o *Options) servingCertificate() servingcert.Options {
+	names := servingcert.ServiceDNSNames(o.Namespace, o.ClusterDomain, o.WebhookService, o.MetricsService)
+	return servingcert.Options{
+		Namespace:         o.Namespace,
+		SecretName:        o.CertSecret,
+		DNSNames:          append(names, o.CertExtraDNSNames...),
+		MutatingWebhook:   o.MutatingWebhookConfiguration,
+		ValidatingWebhook: o.ValidatingWebhookConfiguration,
+		CertDir:           o.WebhookCertDir,
+		Validity:          o.CertValidity,
+		RenewBefore:       o.CertRenewBefore,
+		CheckInterval:     o.CertCheckInterval,
+	}
 }

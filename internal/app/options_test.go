@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -36,6 +37,13 @@ func TestInvalidOptionsAreRejectedBeforeConnecting(t *testing.T) {
 		{"no rate for the controller", []string{"--kube-api-qps", "0"}, "--kube-api-qps must be positive and --kube-api-burst at least 1, not 0 and 100"},
 		{"no burst for the webhooks", []string{"--admission-api-burst", "0"}, "--admission-api-qps must be positive and --admission-api-burst at least 1, not 100 and 0"},
 		{"a negative cache time", []string{"--secret-cache-ttl", "-1s"}, "--secret-cache-ttl must not be negative, not -1s"},
+		{"rotation without a namespace", []string{"--cert-rotation", "--namespace", ""},
+			"--cert-rotation: innokeda's namespace is not known: set --namespace or the POD_NAMESPACE environment variable"},
+		{"rotation that would renew at every check", []string{"--cert-rotation", "--namespace", "innokeda", "--cert-validity", "24h", "--cert-renew-before", "24h"},
+			"--cert-rotation: the certificate must be renewed before it expires and after it is issued: renew-before 24h0m0s, validity 24h0m0s"},
+		{"rotation with no webhook configuration", []string{"--cert-rotation", "--namespace", "innokeda", "--mutating-webhook-configuration", ""},
+			"--cert-rotation: the certificate's Secret and both webhook configurations must be named"},
+		{"an empty extra DNS name", []string{"--cert-extra-dns-name", ""}, `invalid value "" for flag -cert-extra-dns-name: empty DNS name`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,5 +53,29 @@ func TestInvalidOptionsAreRejectedBeforeConnecting(t *testing.T) {
 				t.Errorf("error = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestServingCertificateNamesBothServicesInTheNamespace(t *testing.T) {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("innokeda", flag.ContinueOnError)
+	o.BindFlags(fs)
+	if err := fs.Parse([]string{"--namespace", "platform", "--cluster-domain", "corp.local", "--webhook-service", "rel-webhook",
+		"--metrics-service", "rel-metrics", "--cert-extra-dns-name", "localhost", "--cert-rotation"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"rel-webhook.platform.svc", "rel-webhook.platform.svc.corp.local", "rel-metrics.platform.svc", "rel-metrics.platform.svc.corp.local", "localhost"}
+	if got := o.servingCertificate().DNSNames; !slices.Equal(got, want) {
+		t.Errorf("DNS names %q, want %q", got, want)
+	}
+}
+
+func TestNamespaceDefaultsToThePodsNamespace(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "from-downward-api")
+	if o := DefaultOptions(); o.Namespace != "from-downward-api" {
+		t.Errorf("namespace %q, want the pod's", o.Namespace)
 	}
 }
