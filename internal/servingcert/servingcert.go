@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -94,6 +96,10 @@ func ServiceDNSNames(namespace, clusterDomain string, services ...string) []stri
 type Source struct {
 	certDir string
 	current atomic.Pointer[tls.Certificate]
+	// trusted is the certificate last found trusted by the webhook configurations' caBundle,
+	// by trustedBy (nil: no such check).
+	trusted   atomic.Pointer[tls.Certificate]
+	trustedBy func(ctx context.Context, leaf *x509.Certificate) error
 	// mu orders the writes of the files.
 	mu      sync.Mutex
 	written []byte
@@ -110,12 +116,55 @@ func (s *Source) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) 
 	return nil, errors.New("innokeda's serving certificate has not been issued yet")
 }
 
-// Ready is a readiness check: not ready until there is a certificate to serve.
-func (s *Source) Ready(*http.Request) error {
-	if s.current.Load() == nil {
+// Ready is a readiness check: not ready until there is a certificate to serve and the
+// webhook configurations' caBundle trusts it, so that a Service never sends the API server
+// to a replica whose certificate it would refuse. Each certificate is checked until found
+// trusted once: an API server outage later does not make a serving replica unready.
+func (s *Source) Ready(req *http.Request) error {
+	current := s.current.Load()
+	if current == nil {
 		return errors.New("waiting for the serving certificate to be issued into its Secret")
 	}
+	if s.trustedBy == nil || s.trusted.Load() == current {
+		return nil
+	}
+	if err := s.trustedBy(req.Context(), current.Leaf); err != nil { // Leaf: set by tls.X509KeyPair
+		return err
+	}
+	s.trusted.Store(current)
 	return nil
+}
+
+// caBundlesTrust returns a check that every webhook of the two configurations has a
+// caBundle that leaf verifies against.
+func caBundlesTrust(reader client.Reader, mutating, validating string) func(context.Context, *x509.Certificate) error {
+	return func(ctx context.Context, leaf *x509.Certificate) error {
+		var m admissionregistrationv1.MutatingWebhookConfiguration
+		var v admissionregistrationv1.ValidatingWebhookConfiguration
+		if err := reader.Get(ctx, client.ObjectKey{Name: mutating}, &m); err != nil {
+			return fmt.Errorf("read MutatingWebhookConfiguration %s: %w", mutating, err)
+		}
+		if err := reader.Get(ctx, client.ObjectKey{Name: validating}, &v); err != nil {
+			return fmt.Errorf("read ValidatingWebhookConfiguration %s: %w", validating, err)
+		}
+		bundles := map[string][]byte{}
+		for _, w := range m.Webhooks {
+			bundles["webhook "+w.Name+" of MutatingWebhookConfiguration "+mutating] = w.ClientConfig.CABundle
+		}
+		for _, w := range v.Webhooks {
+			bundles["webhook "+w.Name+" of ValidatingWebhookConfiguration "+validating] = w.ClientConfig.CABundle
+		}
+		for name, bundle := range bundles {
+			roots := x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(bundle) {
+				return fmt.Errorf("waiting for the CA to be put into the caBundle of %s", name)
+			}
+			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+				return fmt.Errorf("the caBundle of %s does not trust the serving certificate yet: %w", name, err)
+			}
+		}
+		return nil
+	}
 }
 
 // load takes the Secret's certificate, when it holds a valid pair, and writes it to the
@@ -213,6 +262,7 @@ func Setup(mgr manager.Manager, o Options, source *Source) error {
 	if err := mgr.Add(everyReplica{secretCache}); err != nil {
 		return err
 	}
+	source.trustedBy = caBundlesTrust(mgr.GetAPIReader(), o.MutatingWebhook, o.ValidatingWebhook)
 	log := mgr.GetLogger().WithName("serving-certificate").WithValues("secret", o.Namespace+"/"+o.SecretName)
 	return mgr.Add(everyReplica{&secretWatch{cache: secretCache, source: source, log: log}})
 }

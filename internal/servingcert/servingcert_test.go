@@ -2,7 +2,11 @@ package servingcert
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,5 +144,46 @@ func TestServiceDNSNames(t *testing.T) {
 	want := []string{"hook.ns.svc", "hook.ns.svc.cluster.local", "metrics.ns.svc", "metrics.ns.svc.cluster.local"}
 	if !slices.Equal(got, want) {
 		t.Errorf("%q, want %q", got, want)
+	}
+}
+
+func TestReadyWaitsUntilTheCABundleTrustsTheCertificate(t *testing.T) {
+	s := NewSource(t.TempDir())
+	var asked int
+	trusted := false
+	s.trustedBy = func(_ context.Context, leaf *x509.Certificate) error {
+		asked++
+		if leaf == nil {
+			t.Fatal("no leaf certificate")
+		}
+		if !trusted {
+			return errors.New("not trusted yet")
+		}
+		return nil
+	}
+	req := httptest.NewRequest(http.MethodGet, "/readyz", nil)
+	cert, key := issue(t, "innokeda-webhook.innokeda.svc")
+	if err := s.load(secretWith(cert, key)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ready(req); err == nil || err.Error() != "not trusted yet" {
+		t.Errorf("ready before the caBundle trusts the certificate: %v", err)
+	}
+	trusted = true
+	if err := s.Ready(req); err != nil {
+		t.Errorf("not ready once trusted: %v", err)
+	}
+	// Found trusted once, a certificate stays ready without asking the API server again.
+	trusted = false
+	if err := s.Ready(req); err != nil || asked != 2 {
+		t.Errorf("ready: %v after %d checks, want ready after 2", err, asked)
+	}
+	// A new certificate is checked again.
+	cert2, key2 := issue(t, "innokeda-webhook.innokeda.svc")
+	if err := s.load(secretWith(cert2, key2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ready(req); err == nil {
+		t.Error("a rotated certificate was not checked")
 	}
 }
