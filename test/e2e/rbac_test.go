@@ -32,33 +32,16 @@ func TestRBACIsEnough(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	const user, installNS, ns = "innokeda-rbac", "innokeda", "rbac"
-	for _, name := range []string{installNS, ns} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-			t.Fatal(err)
-		}
+	const installNS, ns = "innokeda", "rbac"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
 	}
-	for _, obj := range manifests(t, filepath.Join(harness.RepoRoot(), "kustomize", "base", "rbac.yaml")) {
-		if err := c.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
-	for _, obj := range []client.Object{
-		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "innokeda"}, Subjects: subjects,
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "innokeda"}},
-		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: installNS, Name: "innokeda-leader-election"}, Subjects: subjects,
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "innokeda-leader-election"}},
-	} {
-		if err := c.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
+	user := bindBaseRBAC(t, c)
 
 	// No MySQL here: the dry-run is pointed at a closed loopback port and warns.
 	closed := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=127.0.0.1:1"
 	p, err := harness.StartProcess(controlPlane, binary, envtest.User{Name: user}, controlPlane.Env.WebhookInstallOptions.LocalServingPort,
-		"--leader-elect", "--leader-election-namespace", installNS, "--dry-run-host-alias", closed)
+		"--leader-elect", "--namespace", installNS, "--dry-run-host-alias", closed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +90,28 @@ func TestRBACIsEnough(t *testing.T) {
 	if logs, err := os.ReadFile(p.LogPath); err != nil || bytes.Contains(bytes.ToLower(logs), []byte("forbidden")) {
 		t.Errorf("innokeda was forbidden something (%v):\n%s", err, p.LogTail())
 	}
+}
+
+// bindBaseRBAC installs kustomize/base/rbac.yaml (namespace innokeda included), once, and
+// returns a user bound to exactly its ClusterRole and its Role.
+func bindBaseRBAC(t *testing.T, c client.Client) string {
+	t.Helper()
+	const user, installNS = "innokeda-rbac", "innokeda"
+	ctx := context.Background()
+	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: installNS}}}
+	objs = append(objs, manifests(t, filepath.Join(harness.RepoRoot(), "kustomize", "base", "rbac.yaml"))...)
+	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	objs = append(objs,
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "innokeda"}, Subjects: subjects,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "innokeda"}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: installNS, Name: "innokeda"}, Subjects: subjects,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "innokeda"}})
+	for _, obj := range objs {
+		if err := c.Create(ctx, obj); client.IgnoreAlreadyExists(err) != nil {
+			t.Fatal(err)
+		}
+	}
+	return user
 }
 
 // manifests decodes a multi-document YAML file.

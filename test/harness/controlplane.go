@@ -41,13 +41,9 @@ type ControlPlane struct {
 // built from Go modules by hack/envtest-assets.sh (once; later runs reuse them).
 func StartControlPlane() (*ControlPlane, error) {
 	root := RepoRoot()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		out, err := exec.Command(filepath.Join(root, "hack", "envtest-assets.sh")).Output()
-		if err != nil {
-			return nil, fmt.Errorf("build envtest binaries with hack/envtest-assets.sh: %w", err)
-		}
-		assets = strings.TrimSpace(string(out))
+	assets, err := assetsDir()
+	if err != nil {
+		return nil, err
 	}
 	kedaCRDs, err := kedaCRDDir(root)
 	if err != nil {
@@ -67,6 +63,34 @@ func StartControlPlane() (*ControlPlane, error) {
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
 	return &ControlPlane{Env: env, Config: cfg}, nil
+}
+
+// StartBareControlPlane starts envtest with no CRDs and no webhook configurations: a
+// cluster where neither KEDA nor the MySQL Operator is installed.
+func StartBareControlPlane() (*ControlPlane, error) {
+	assets, err := assetsDir()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start envtest: %w", err)
+	}
+	return &ControlPlane{Env: env, Config: cfg}, nil
+}
+
+// assetsDir is where envtest's binaries are: KUBEBUILDER_ASSETS, or built from Go modules
+// by hack/envtest-assets.sh (once; later runs reuse them).
+func assetsDir() (string, error) {
+	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
+		return assets, nil
+	}
+	out, err := exec.Command(filepath.Join(RepoRoot(), "hack", "envtest-assets.sh")).Output()
+	if err != nil {
+		return "", fmt.Errorf("build envtest binaries with hack/envtest-assets.sh: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // Stop stops the API server and etcd.

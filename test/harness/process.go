@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -133,6 +134,32 @@ func (p *Process) Metrics(prefix string) ([]string, error) {
 		}
 	}
 	return lines, nil
+}
+
+// ScrapeTLS gets /metrics over HTTPS, as a scraper with bearer token (none when empty)
+// does, and returns the status code and the body.
+func (p *Process) ScrapeTLS(tlsConfig *tls.Config, token string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+p.MetricsAddr+"/metrics", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	httpClient := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	defer httpClient.CloseIdleConnections()
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var b strings.Builder
+	if _, err := io.Copy(&b, io.LimitReader(resp.Body, 16<<20)); err != nil {
+		return 0, "", err
+	}
+	return resp.StatusCode, b.String(), nil
 }
 
 // LogTail returns the last lines the process logged.

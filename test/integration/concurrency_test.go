@@ -23,8 +23,13 @@ import (
 // ScaledObjects at once. Through the API server, every one of them is filled by the
 // mutating webhook and dry-run by the validating one; none is admitted degraded. (With
 // the webhooks sharing the controller's rate-limited client, most were admitted unfilled.)
+//
+// At most inFlight creates are sent at a time: with all 300 at once, on a 2-core runner under
+// -race, dry-runs queued past their 2 s budget some runs and not others (the same commit
+// passed and failed). This test is about every admission being done, not throughput, which
+// the load tool measures (test/load, docs/performance.md).
 func TestConcurrentAdmissionsAreAllFilledAndValidated(t *testing.T) {
-	const ns, n = "concurrent", 300
+	const ns, n, inFlight = "concurrent", 300, 50
 	c, _ := newClient(t, ns)
 	createCluster(t, c, ns, "mycluster", "")
 	burst, warnings := burstClient(t)
@@ -32,10 +37,13 @@ func TestConcurrentAdmissionsAreAllFilledAndValidated(t *testing.T) {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
+	slots := make(chan struct{}, inFlight)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			so := gen.ScaledObject(ns, fmt.Sprintf("so-%03d", i), "mycluster",
 				gen.WithMySQLTrigger("SELECT COUNT(*) FROM testdb.testtable WHERE testcolumn2 = 'none'", "4"))
 			if err := burst.Create(context.Background(), so); err != nil {

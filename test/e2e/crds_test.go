@@ -1,0 +1,54 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/innokeda/innokeda/test/harness"
+)
+
+// TestMissingCRDsAreNamedAtStart runs innokeda against an API server with neither KEDA's
+// nor the MySQL Operator's CRDs: it must stop at once, saying which CRDs are missing and
+// how to install them, rather than wait for caches that never sync.
+func TestMissingCRDsAreNamedAtStart(t *testing.T) {
+	bare, err := harness.StartBareControlPlane()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bare.Stop() }()
+	user, err := bare.Env.AddUser(harness.Admin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "--kubeconfig", path, "--webhook-port", strconv.Itoa(freePort(t)),
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || ctx.Err() != nil {
+		t.Fatalf("innokeda: %v (context: %v), want exit code 1 at once\n%s", err, ctx.Err(), out)
+	}
+	for _, want := range []string{
+		"scaledobjects.keda.sh (keda.sh/v1alpha1 ScaledObject)", "triggerauthentications.keda.sh", "clustertriggerauthentications.keda.sh",
+		"innodbclusters.mysql.oracle.com (mysql.oracle.com/v2 InnoDBCluster)", "helm install keda kedacore/keda", "helm install mysql-operator",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the output does not say %q:\n%s", want, out)
+		}
+	}
+}
