@@ -6,17 +6,26 @@ BENCHTIME ?= 2s
 # envtest's kube-apiserver and etcd, built from Go modules on first use (see hack/envtest-assets.sh).
 ENVTEST_ASSETS = $$(hack/envtest-assets.sh)
 
-.PHONY: all build lint test unit fuzz bench demo envtest mariadb docker-build clean
+.PHONY: all build lint test unit fuzz bench demo envtest mariadb docker-build clean helm-docs
 
 all: lint build
 
 build: ## Build bin/innokeda.
 	$(GO) build -trimpath -o bin/innokeda ./cmd/innokeda
 
-lint: ## go vet and gofmt.
+# helm-docs, pinned in tools/packaging, writes charts/innokeda/README.md from values.yaml's comments.
+HELM_DOCS = $(GO) tool -modfile=tools/packaging/go.mod helm-docs --chart-search-root charts --template-files README.md.gotmpl --log-level warning
+
+helm-docs: ## Regenerate charts/innokeda/README.md from values.yaml.
+	$(HELM_DOCS)
+
+lint: ## go vet, gofmt, and the chart README up to date with values.yaml.
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	@$(HELM_DOCS) --dry-run > .helm-docs.tmp 2>/dev/null; \
+	if ! diff -q .helm-docs.tmp charts/innokeda/README.md >/dev/null; then \
+	  rm -f .helm-docs.tmp; echo "charts/innokeda/README.md is stale: run make helm-docs"; exit 1; fi; rm -f .helm-docs.tmp
 
 envtest: ## Build (once) and print the envtest binaries' directory.
 	@hack/envtest-assets.sh
@@ -52,8 +61,20 @@ bench: mariadb ## Benchmarks (ns/op, allocs/op), then the load tool: webhooks vs
 demo: build mariadb ## Start a kube-apiserver and a MariaDB, run bin/innokeda against them: a ScaledObject filled, another denied.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/demo --innokeda bin/innokeda
 
-docker-build: ## Build the container image (needs a Docker engine).
-	docker build -t innokeda:dev .
+# The image the chart and the kustomize base deploy: innokeda/innokeda:<the chart's appVersion>.
+VERSION ?= $(shell awk '/^appVersion:/ { gsub(/"/, "", $$2); print $$2 }' charts/innokeda/Chart.yaml)
+IMG ?= innokeda/innokeda:$(VERSION)
+PLATFORMS ?= linux/amd64,linux/arm64
+# A multi-platform image cannot be loaded into the local engine: push it (or, e.g.,
+# BUILDXFLAGS='--output type=oci,dest=innokeda.tar').
+BUILDXFLAGS ?= --push
+.PHONY: docker-buildx
+
+docker-build: ## Build the container image $(IMG) for the engine's platform (needs a Docker engine).
+	docker build -t $(IMG) .
+
+docker-buildx: ## Build $(IMG) for $(PLATFORMS) with docker buildx, and push it.
+	docker buildx build --platform $(PLATFORMS) -t $(IMG) $(BUILDXFLAGS) .
 
 clean:
 	rm -rf bin
