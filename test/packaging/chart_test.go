@@ -178,6 +178,9 @@ func TestHelmChartRejectsBadValues(t *testing.T) {
 	for _, tc := range []struct{ set, want string }{
 		{"dryRun.onUnreachable=bogus", "at '/dryRun/onUnreachable': value must be one of 'warn', 'deny'"},
 		{"dryRun.timeout=abc", "at '/dryRun/timeout': 'abc' does not match pattern"},
+		{"dryRun.timeout=0s", "at '/dryRun/timeout'"},
+		{"metrics.serviceMonitor.interval=1.5s", "at '/metrics/serviceMonitor/interval'"},
+		{"logLevel=200", "at '/logLevel'"},
 		{"logLevel=loud", "at '/logLevel'"},
 		{"dryRun.maxConcurent=3", "at '/dryRun': additional properties 'maxConcurent' not allowed"},
 		{"imageTag=1.0", "additional properties 'imageTag' not allowed"},
