@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,16 +21,8 @@ func TestMissingCRDsAreNamedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = bare.Stop() }()
-	user, err := bare.Env.AddUser(harness.Admin, nil)
+	path, err := bare.KubeconfigFile(harness.Admin, t.TempDir())
 	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

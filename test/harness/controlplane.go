@@ -93,6 +93,20 @@ func assetsDir() (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// KubeconfigFile writes a kubeconfig for user into dir and returns its path.
+func (cp *ControlPlane) KubeconfigFile(user envtest.User, dir string) (string, error) {
+	authenticated, err := cp.Env.AddUser(user, nil)
+	if err != nil {
+		return "", err
+	}
+	data, err := authenticated.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
+}
+
 // Stop stops the API server and etcd.
 func (cp *ControlPlane) Stop() error { return cp.Env.Stop() }
 

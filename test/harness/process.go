@@ -48,21 +48,13 @@ var Admin = envtest.User{Name: "innokeda-admin", Groups: []string{"system:master
 // control plane's serving certificate, metrics and probes on free loopback ports, plus
 // args. It returns once /readyz answers 200.
 func StartProcess(cp *ControlPlane, binary string, user envtest.User, webhookPort int, args ...string) (*Process, error) {
-	authenticated, err := cp.Env.AddUser(user, nil)
-	if err != nil {
-		return nil, err
-	}
-	kubeconfig, err := authenticated.KubeConfig()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "innokeda-process-")
 	if err != nil {
 		return nil, err
 	}
 	p := &Process{WebhookPort: webhookPort, LogPath: filepath.Join(dir, "innokeda.log"), dir: dir, exited: make(chan struct{})}
-	kubeconfigPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
+	kubeconfigPath, err := cp.KubeconfigFile(user, dir)
+	if err != nil {
 		return nil, err
 	}
 	ports := make([]int, 2)

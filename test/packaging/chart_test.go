@@ -214,16 +214,8 @@ func TestHelmChartRejectsBadValues(t *testing.T) {
 func TestHelmInstallChecksCRDs(t *testing.T) {
 	kubeconfig := func(t *testing.T, cp *harness.ControlPlane) string {
 		t.Helper()
-		user, err := cp.Env.AddUser(harness.Admin, nil)
+		path, err := cp.KubeconfigFile(harness.Admin, t.TempDir())
 		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := user.KubeConfig()
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(t.TempDir(), "kubeconfig")
-		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return path
