@@ -131,13 +131,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.CertSecret, "cert-secret", o.CertSecret, "Secret in --namespace that holds the rotated CA and serving certificate.")
 	fs.StringVar(&o.WebhookService, "webhook-service", o.WebhookService, "Service of the webhooks, in --namespace: the serving certificate is valid for its cluster DNS names.")
 	fs.StringVar(&o.MetricsService, "metrics-service", o.MetricsService, "Service of /metrics, in --namespace: the serving certificate is valid for its cluster DNS names too.")
-	fs.Func("cert-extra-dns-name", "A further DNS name the rotated serving certificate is valid for, for webhooks reached by URL (repeatable).", func(s string) error {
-		if s == "" {
-			return fmt.Errorf("empty DNS name")
-		}
-		o.CertExtraDNSNames = append(o.CertExtraDNSNames, s)
-		return nil
-	})
+	fs.Func("cert-extra-dns-name", "A further DNS name the rotated serving certificate is valid for, for webhooks reached by URL (repeatable).", appendName(&o.CertExtraDNSNames, "DNS name"))
 	fs.StringVar(&o.MutatingWebhookConfiguration, "mutating-webhook-configuration", o.MutatingWebhookConfiguration, "MutatingWebhookConfiguration whose caBundle --cert-rotation keeps.")
 	fs.StringVar(&o.ValidatingWebhookConfiguration, "validating-webhook-configuration", o.ValidatingWebhookConfiguration, "ValidatingWebhookConfiguration whose caBundle --cert-rotation keeps.")
 	fs.DurationVar(&o.CertValidity, "cert-validity", o.CertValidity, "How long each rotated serving certificate is valid (the CA, 10 years).")
@@ -160,13 +154,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		o.DryRunHostAliases[strings.ToLower(strings.TrimSuffix(name, "."))] = addr
 		return nil
 	})
-	fs.Func("dry-run-allowed-host", "A further host name dry-runs may connect to, by DNS, beyond the target InnoDBCluster's own services (repeatable).", func(s string) error {
-		if s == "" {
-			return fmt.Errorf("empty host name")
-		}
-		o.DryRunAllowedHosts = append(o.DryRunAllowedHosts, s)
-		return nil
-	})
+	fs.Func("dry-run-allowed-host", "A further host name dry-runs may connect to, by DNS, beyond the target InnoDBCluster's own services (repeatable).", appendName(&o.DryRunAllowedHosts, "host name"))
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the controller's API client may make (watches excepted).")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of the controller's API client.")
 	fs.Float64Var(&o.AdmissionAPIQPS, "admission-api-qps", o.AdmissionAPIQPS, "Requests per second the webhooks' own API client may make (it reads Secrets for dry-runs); the controller's client is separate.")
@@ -174,6 +162,17 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.SecretCacheTTL, "secret-cache-ttl", o.SecretCacheTTL, "How long a Secret the webhooks read is reused (in memory only, never logged); 0 reads it for every admission.")
 	fs.BoolVar(&o.ScalerAccounts, "scaler-accounts", o.ScalerAccounts, "Keep a least-privilege MySQL account, and the Secret holding its password, for each InnoDBCluster annotated innokeda.io/scaler-account: managed (needs create, update and delete on Secrets).")
 	o.Zap.BindFlags(fs)
+}
+
+// appendName is a repeatable flag that adds each non-empty value to names.
+func appendName(names *[]string, what string) func(string) error {
+	return func(s string) error {
+		if s == "" {
+			return fmt.Errorf("empty %s", what)
+		}
+		*names = append(*names, s)
+		return nil
+	}
 }
 
 // Validate reports options that cannot work.
