@@ -60,21 +60,22 @@ type ValidatorOptions struct {
 }
 
 // SetupScaledObjectValidator registers the validating webhook with the manager's webhook
-// server; secrets reads Secrets, and authentications the cache does not have yet.
-func SetupScaledObjectValidator(mgr manager.Manager, secrets client.Reader, o ValidatorOptions) error {
+// server and returns it, for the audit to share its checks and dry-run slots; secrets
+// reads Secrets, and authentications the cache does not have yet.
+func SetupScaledObjectValidator(mgr manager.Manager, secrets client.Reader, o ValidatorOptions) (*ScaledObjectValidator, error) {
 	v, err := NewScaledObjectValidator(mgr.GetScheme(), mgr.GetClient(), secrets, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The Services and pods a dry-run's host is checked against: informers made now start
 	// with the cache, so the first dry-run does not wait for them to sync.
 	for _, obj := range []client.Object{&corev1.Service{}, &corev1.Pod{}} {
 		if _, err := mgr.GetCache().GetInformer(context.Background(), obj); err != nil {
-			return fmt.Errorf("watch %T: %w", obj, err)
+			return nil, fmt.Errorf("watch %T: %w", obj, err)
 		}
 	}
 	mgr.GetWebhookServer().Register(ValidatePath, &admission.Webhook{Handler: v})
-	return nil
+	return v, nil
 }
 
 // ScaledObjectValidator denies ScaledObjects for annotated InnoDBClusters that KEDA would
@@ -122,19 +123,25 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 		// KEDA's finalizers, labels, annotations: nothing a trigger depends on changed.
 		return admission.Allowed("")
 	}
-	kind, name, skip := autofill.TargetOf(so)
-	if skip != "" {
-		return admission.Allowed("")
-	}
+	return v.respond(so, v.Check(ctx, so))
+}
+
+// Check checks so as admission does, within --dry-run-timeout: static checks, the
+// credentials resolved as KEDA resolves them, and each mysql trigger's query dry-run.
+// It writes nothing and counts only dry-runs; the audit calls it too.
+func (v *ScaledObjectValidator) Check(ctx context.Context, so *kedav1alpha1.ScaledObject) validation.Verdict {
 	ctx, cancel := context.WithTimeout(ctx, v.opts.DryRunTimeout)
 	defer cancel()
-	facts, err := lookupTarget(ctx, v.cache, v.creds.secrets, so.Namespace, kind, name)
+	facts, inScope, err := v.target(ctx, so)
+	if !inScope {
+		return validation.Verdict{}
+	}
+	verdict := validation.Verdict{InScope: true}
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
-		return v.notValidated(degradedLookupFailed, fmt.Sprintf("innokeda could not look up %s %s, so it did not validate the ScaledObject: %v", kind, name, err))
-	}
-	if skip, _ := autofill.Scope(so, facts); skip != "" {
-		return admission.Allowed("")
+		verdict.Unchecked = []validation.Unchecked{{Trigger: -1, Reason: degradedLookupFailed,
+			Message: fmt.Sprintf("innokeda could not look up %s %s, so it did not validate the ScaledObject: %v", so.Spec.ScaleTargetRef.Kind, so.Spec.ScaleTargetRef.Name, err)}}
+		return verdict
 	}
 
 	workload := validation.GroupMembers
@@ -143,19 +150,61 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 	} else if facts.Router() {
 		workload = validation.Router
 	}
-	violations := validation.ScaledObject(so, facts.Containers(), workload)
-	var warnings []string
+	verdict.Violations = validation.ScaledObject(so, facts.Containers(), workload)
+	staticOK := len(verdict.Violations) == 0
 	for i, t := range so.Spec.Triggers {
 		if t.Type != autofill.MySQLTriggerType {
 			continue
 		}
-		vs, ws, err := v.checkTrigger(ctx, so, facts, i, t, len(violations) == 0)
-		if err != nil {
+		if err := v.checkTrigger(ctx, so, facts, i, t, staticOK, &verdict); err != nil {
 			logf.FromContext(ctx).Error(err, "Could not read a trigger's credentials", "trigger", i)
-			return v.notValidated(degradedCredentials, fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it did not validate the ScaledObject: %v", i, err))
+			return validation.Verdict{InScope: true, Unchecked: []validation.Unchecked{{Trigger: -1, Reason: degradedCredentials,
+				Message: fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it did not validate the ScaledObject: %v", i, err)}}}
 		}
-		violations = append(violations, vs...)
-		warnings = append(warnings, ws...)
+	}
+	return verdict
+}
+
+// InScope tells whether Check would check so: whether its target is a workload of an
+// annotated InnoDBCluster. It reads the cache (and a router Deployment), never MySQL; an
+// error means the target could not be looked up.
+func (v *ScaledObjectValidator) InScope(ctx context.Context, so *kedav1alpha1.ScaledObject) (bool, error) {
+	_, inScope, err := v.target(ctx, so)
+	return inScope, err
+}
+
+// target looks up what so scales. When the lookup fails, inScope is true: nothing says
+// it is not.
+func (v *ScaledObjectValidator) target(ctx context.Context, so *kedav1alpha1.ScaledObject) (facts autofill.Facts, inScope bool, err error) {
+	kind, name, skip := autofill.TargetOf(so)
+	if skip != "" {
+		return facts, false, nil
+	}
+	if facts, err = lookupTarget(ctx, v.cache, v.creds.secrets, so.Namespace, kind, name); err != nil {
+		return facts, true, err
+	}
+	skip, _ = autofill.Scope(so, facts)
+	return facts, skip == "", nil
+}
+
+// respond turns a verdict into the admission response: what could not be checked is a
+// warning or, with --on-unreachable=deny, a denial.
+func (v *ScaledObjectValidator) respond(so *kedav1alpha1.ScaledObject, verdict validation.Verdict) admission.Response {
+	if !verdict.InScope {
+		return admission.Allowed("")
+	}
+	if whole, ok := verdict.Whole(); ok {
+		return v.notValidated(whole.Reason, whole.Message)
+	}
+	violations, warnings := verdict.Violations, verdict.Warnings
+	for _, u := range verdict.Unchecked {
+		degradedTotal.WithLabelValues(webhookValidating, u.Reason).Inc()
+		msg := "the query was not validated: " + u.Message
+		if v.opts.OnUnreachable == OnUnreachableDeny {
+			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(u.Trigger), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("spec.triggers[%d]: %s", u.Trigger, msg))
 	}
 	if len(violations) == 0 {
 		return admission.Allowed("").WithWarnings(warnings...)
@@ -176,17 +225,10 @@ func (v *ScaledObjectValidator) specUnchanged(req admission.Request, so *kedav1a
 	return equality.Semantic.DeepEqual(old.Spec, so.Spec)
 }
 
-// triggerNotValidated answers for trigger i whose query could not be dry-run (reason, for
-// the degraded metric; why, for people), per --on-unreachable: a warning, or a violation.
-func (v *ScaledObjectValidator) triggerNotValidated(i int, reason, why string) (validation.Violations, []string, error) {
-	degradedTotal.WithLabelValues(webhookValidating, reason).Inc()
-	msg := "the query was not validated: " + why
-	if v.opts.OnUnreachable == OnUnreachableDeny {
-		var violations validation.Violations
-		violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(i), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
-		return violations, nil, nil
-	}
-	return nil, []string{fmt.Sprintf("spec.triggers[%d]: %s", i, msg)}, nil
+// notDryRun records that trigger i's query could not be dry-run (reason, for metrics;
+// why, for people).
+func notDryRun(verdict *validation.Verdict, i int, reason, why string) {
+	verdict.Unchecked = append(verdict.Unchecked, validation.Unchecked{Trigger: i, Reason: reason, Message: why})
 }
 
 // notValidated answers when validation could not happen at all, per --on-unreachable.
@@ -200,15 +242,16 @@ func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Respo
 }
 
 // checkTrigger resolves trigger i's credentials and, when nothing else is wrong so far
-// (dryRun), runs its query against MySQL.
+// (dryRun), runs its query against MySQL; what it finds goes into verdict. An error is a
+// Secret or authentication it could not read.
 //
 // The values the credentials resolve to came from Secrets or env, and a TriggerAuthentication
 // may map any of them to any parameter: each text that can echo one (the host policy's
 // reasons, the dry-run's errors, MySQL's own messages) goes through secrets.From.
-func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun bool) (validation.Violations, []string, error) {
+func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun bool, verdict *validation.Verdict) error {
 	res, err := v.creds.resolve(ctx, so.Namespace, i, t, envSourceContainer(so, facts))
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	secrets := &res.secrets
 	violations := res.violations
@@ -242,34 +285,38 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	prefix := fmt.Sprintf("spec.triggers[%d]: ", i)
 	switch {
 	case len(violations) > 0 || !dryRun:
-		return violations, nil, nil
+		verdict.Violations = append(verdict.Violations, violations...)
+		return nil
 	case res.unresolved != "":
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
-		return nil, []string{prefix + "not dry-run: " + res.unresolved}, nil
+		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+res.unresolved)
+		return nil
 	}
 	// The host's name is not trusted: the address comes from the API objects behind it.
 	servers, err := clusterservers.Lookup(ctx, v.cache, facts.Cluster)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the servers of an InnoDBCluster", "trigger", i)
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
-		return v.triggerNotValidated(i, degradedServers,
+		notDryRun(verdict, i, degradedServers,
 			fmt.Sprintf("innokeda could not look up the services and pods of InnoDBCluster %s: %v", facts.Cluster.Name, err))
+		return nil
 	}
 	dialAddress, err := v.opts.Hosts.DialAddress(cfg, servers)
 	if err != nil {
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
-		return nil, []string{prefix + "not dry-run: " + secrets.From(err.Error()) + "; innokeda only connects to the MySQL Operator's services and pods of the cluster, " +
-			"at the addresses the API server gives for them, so only the static checks were made"}, nil
+		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+secrets.From(err.Error())+"; innokeda only connects to the MySQL Operator's services and pods of the cluster, "+
+			"at the addresses the API server gives for them, so only the static checks were made")
+		return nil
 	}
 	query := strings.TrimSpace(t.Metadata["query"])
 	obs, err := v.runner.Run(ctx, cfg, dialAddress, query)
-	var notes []string
 	if scaler && cfg.User == managed.ScalerUser && notGrantedYet(err) {
 		if why := rootFallbackRefused(reads); why != "" {
 			dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
-			return nil, []string{prefix + fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads (innokeda's controller grants it once the ScaledObject is stored, "+
+			verdict.Warnings = append(verdict.Warnings, prefix+fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads (innokeda's controller grants it once the ScaledObject is stored, "+
 				"Event %s on InnoDBCluster %s), and %s, so only the static checks were made; KEDA's first polls may fail until the grant",
-				managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name, why)}, nil
+				managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name, why))
+			return nil
 		}
 		// Admission comes before the grant: the controller grants SELECT on the query's
 		// tables once the ScaledObject is stored. Every table was checked to be one it may
@@ -278,13 +325,13 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		var rootCfg *mysql.Config
 		if rootCfg, err = v.rootAccount(ctx, facts.Cluster, cfg, secrets); err == nil {
 			obs, err = v.runner.Run(ctx, rootCfg, dialAddress, query)
-			notes = append(notes, fmt.Sprintf("%sMySQL account %s has no SELECT yet on a table the query reads: innokeda's controller grants it once the ScaledObject is stored "+
+			verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("%sMySQL account %s has no SELECT yet on a table the query reads: innokeda's controller grants it once the ScaledObject is stored "+
 				"(Event %s on InnoDBCluster %s), KEDA's first polls may fail until then; the dry-run ran as the cluster's root account, over the same tables",
 				prefix, managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name))
 		}
 	}
-	violations, warnings, err := v.judge(prefix, i, so, t, obs, err, secrets)
-	return violations, append(notes, warnings...), err
+	v.judge(prefix, i, so, t, obs, err, secrets, verdict)
+	return nil
 }
 
 // pollsAsScalerAccount tells whether trigger t polls with the managed scaler account of
@@ -377,10 +424,10 @@ func (v *ScaledObjectValidator) rootAccount(ctx context.Context, cluster *innodb
 	return root, nil
 }
 
-// judge turns a dry-run's outcome into violations or warnings; error texts that may echo a
-// credential go through secrets.From.
-func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error, secrets *redact.Secrets) (validation.Violations, []string, error) {
-	var violations validation.Violations
+// judge adds a dry-run's outcome to verdict; error texts that may echo a credential go
+// through secrets.From.
+func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error, secrets *redact.Secrets, verdict *validation.Verdict) {
+	violations := &verdict.Violations
 	var serverErr *dryrun.ServerError
 	var refused *dryrun.RefusedError
 	switch {
@@ -388,12 +435,12 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 		// The guard, run again with what only the server could tell (its sql_mode).
 		dryRunsTotal.WithLabelValues(outcomeRefused).Inc()
 		violations.Add(validation.ReasonQueryNotReadOnly, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+refused.Error()))
-		return violations, nil, nil
+		return
 	case errors.Is(err, dryrun.ErrValueTooLarge):
 		dryRunsTotal.WithLabelValues(outcomeRejected).Inc()
 		dryRunSeconds.Observe(obs.Took.Seconds())
 		violations.Add(validation.ReasonQueryResult, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+err.Error()))
-		return violations, nil, nil
+		return
 	case errors.As(err, &serverErr):
 		dryRunsTotal.WithLabelValues(outcomeRejected).Inc()
 		dryRunSeconds.Observe(obs.Took.Seconds())
@@ -404,7 +451,7 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 			detail = "MySQL refused the connection: " + secrets.From(serverErr.Error()) + ": check the user name, password and database the trigger resolves to"
 		}
 		violations.Add(validation.ReasonServerRejected, validation.Invalid(path, detail))
-		return violations, nil, nil
+		return
 	case err != nil:
 		outcome := outcomeUnreachable
 		switch {
@@ -414,27 +461,26 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 			outcome = outcomeBusy
 		}
 		dryRunsTotal.WithLabelValues(outcome).Inc()
-		return v.triggerNotValidated(i, outcome,
-			fmt.Sprintf("%s (within --dry-run-timeout=%v)", secrets.From(err.Error()), v.opts.DryRunTimeout))
+		notDryRun(verdict, i, outcome, fmt.Sprintf("%s (within --dry-run-timeout=%v)", secrets.From(err.Error()), v.opts.DryRunTimeout))
+		return
 	}
 	dryRunSeconds.Observe(obs.Took.Seconds())
 	value, err := dryrun.Value(obs)
 	if err != nil {
 		dryRunsTotal.WithLabelValues(outcomeRejected).Inc()
 		violations.Add(validation.ReasonQueryResult, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+err.Error()))
-		return violations, nil, nil
+		return
 	}
 	dryRunsTotal.WithLabelValues(outcomeSucceeded).Inc()
 	queryValue, _ := validation.ParseNumber(t.Metadata["queryValue"])                                          // checked before the dry-run
 	minReplicas, maxReplicas := ptr.Deref(so.Spec.MinReplicaCount, 0), ptr.Deref(so.Spec.MaxReplicaCount, 100) // KEDA's defaults
 	number := strconv.FormatFloat(value, 'g', -1, 64)
-	warnings := []string{fmt.Sprintf("%sdry-run returned %s in %dms: KEDA would aim at %d replica(s), ceil(%s / %s) within [%d, %d]",
+	verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("%sdry-run returned %s in %dms: KEDA would aim at %d replica(s), ceil(%s / %s) within [%d, %d]",
 		prefix, number, obs.Took.Milliseconds(), dryrun.Replicas(value, queryValue, minReplicas, maxReplicas),
-		number, strconv.FormatFloat(queryValue, 'g', -1, 64), minReplicas, maxReplicas)}
+		number, strconv.FormatFloat(queryValue, 'g', -1, 64), minReplicas, maxReplicas))
 	if obs.Rows > 1 {
-		warnings = append(warnings, prefix+"the query returned more than one row; KEDA silently uses the first: make it return exactly one")
+		verdict.Warnings = append(verdict.Warnings, prefix+"the query returned more than one row; KEDA silently uses the first: make it return exactly one")
 	}
-	return nil, warnings, nil
 }
 
 // connectionErrors are MySQL errors about the account or database, not the query.

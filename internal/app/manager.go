@@ -18,9 +18,11 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -28,6 +30,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/innokeda/innokeda/internal/audit"
 	"github.com/innokeda/innokeda/internal/controller"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -109,6 +112,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 				&corev1.Pod{}:         operatorLabelled,
 			}},
 		Metrics:                 metrics,
+		Controller:              config.Controller{SkipNameValidation: ptr.To(o.SeveralManagers)},
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		PprofBindAddress:        o.PprofBindAddress,
 		LeaderElection:          o.LeaderElect,
@@ -158,15 +162,21 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		AllowedHosts:  o.DryRunAllowedHosts,
 		Aliases:       o.DryRunHostAliases,
 	}
-	if err := innokedawebhook.SetupScaledObjectValidator(mgr, secrets, innokedawebhook.ValidatorOptions{
+	validator, err := innokedawebhook.SetupScaledObjectValidator(mgr, secrets, innokedawebhook.ValidatorOptions{
 		DryRunTimeout:        o.DryRunTimeout,
 		OnUnreachable:        o.OnUnreachable,
 		MaxConcurrentDryRuns: o.MaxConcurrentDryRuns,
 		KEDANamespace:        o.KEDANamespace,
 		Hosts:                hosts,
 		ScalerAccounts:       o.ScalerAccounts,
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("set up the validating webhook: %w", err)
+	}
+	if o.AuditInterval > 0 {
+		if err := setupAudit(mgr, validator, o); err != nil {
+			return nil, fmt.Errorf("set up the audit: %w", err)
+		}
 	}
 	controllerOptions := o.Controller
 	controllerOptions.ScalerAccounts = o.ScalerAccounts
@@ -177,6 +187,21 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("set up the InnoDBCluster controller: %w", err)
 	}
 	return mgr, nil
+}
+
+// setupAudit adds the continuous audit. It shares the validating webhook's checks and its
+// dry-run slots (--dry-run-max-concurrent, which the scaler account's connection limit
+// is sized for), and takes at most half of them: admissions wait on the rest.
+func setupAudit(mgr manager.Manager, validator *innokedawebhook.ScaledObjectValidator, o Options) error {
+	auditor, err := audit.New(mgr.GetClient(), validator, mgr.GetEventRecorder("innokeda"), audit.Options{
+		Interval: o.AuditInterval,
+		Rate:     o.AuditRate,
+		Workers:  max(1, o.MaxConcurrentDryRuns/2),
+	})
+	if err != nil {
+		return err
+	}
+	return auditor.SetupWithManager(mgr)
 }
 
 // withLimits returns a copy of cfg with client-side rate limits qps and burst.

@@ -5,6 +5,7 @@ package app
 import (
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -59,6 +60,11 @@ type Options struct {
 	DryRunHostAliases    map[string]string
 	DryRunAllowedHosts   []string
 
+	// AuditInterval is how often the leader audits each ScaledObject in scope again; 0
+	// turns the audit off. AuditRate bounds the audits begun per second.
+	AuditInterval time.Duration
+	AuditRate     float64
+
 	// The rate limits of the controller's (and the cache's) API client.
 	KubeAPIQPS   float64
 	KubeAPIBurst int
@@ -78,6 +84,10 @@ type Options struct {
 	WebhookHost string
 	// Controller tunes the InnoDBCluster controller's backoff and resync; no flags.
 	Controller controller.Options
+	// SeveralManagers lets one process build more than one manager (tests do), which
+	// controller-runtime refuses by default for the sake of its per-controller metrics.
+	// It has no flag.
+	SeveralManagers bool
 }
 
 // DefaultOptions returns the defaults the flags document.
@@ -104,6 +114,8 @@ func DefaultOptions() Options {
 		OnUnreachable:                  "warn",
 		MaxConcurrentDryRuns:           4,
 		KEDANamespace:                  "keda",
+		AuditInterval:                  5 * time.Minute,
+		AuditRate:                      5,
 		KubeAPIQPS:                     50,
 		KubeAPIBurst:                   100,
 		AdmissionAPIQPS:                100,
@@ -155,6 +167,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.Func("dry-run-allowed-host", "A further host name dry-runs may connect to, by DNS, beyond the target InnoDBCluster's own services (repeatable).", appendName(&o.DryRunAllowedHosts, "host name"))
+	fs.DurationVar(&o.AuditInterval, "audit-interval", o.AuditInterval, "How often the leader checks each ScaledObject in scope again, as the validating webhook would (dry-run included), and emits AuditFailed/AuditPassed Events on it; 0 turns the audit off.")
+	fs.Float64Var(&o.AuditRate, "audit-rate", o.AuditRate, "Most audits begun per second; keep it above the ScaledObjects in scope divided by --audit-interval in seconds. Audits use at most half of --dry-run-max-concurrent.")
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the controller's API client may make (watches excepted).")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of the controller's API client.")
 	fs.Float64Var(&o.AdmissionAPIQPS, "admission-api-qps", o.AdmissionAPIQPS, "Requests per second the webhooks' own API client may make (it reads Secrets for dry-runs); the controller's client is separate.")
@@ -205,6 +219,12 @@ func (o *Options) Validate() error {
 		if err := o.servingCertificate().Validate(); err != nil {
 			return fmt.Errorf("--cert-rotation: %w", err)
 		}
+	}
+	if o.AuditInterval < 0 {
+		return fmt.Errorf("--audit-interval must not be negative (0 turns the audit off), not %v", o.AuditInterval)
+	}
+	if o.AuditInterval > 0 && (!(o.AuditRate > 0) || math.IsInf(o.AuditRate, 1)) {
+		return fmt.Errorf("--audit-rate must be a positive number, not %v", o.AuditRate)
 	}
 	if o.MaxConcurrentDryRuns < 1 {
 		return fmt.Errorf("--dry-run-max-concurrent must be at least 1, not %d", o.MaxConcurrentDryRuns)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestFlags(t *testing.T) {
@@ -14,13 +15,15 @@ func TestFlags(t *testing.T) {
 	o.BindFlags(fs)
 	args := []string{"--kubeconfig", "/k", "--webhook-port", "10250", "--webhook-cert-dir", "/certs", "--metrics-bind-address", "0",
 		"--health-probe-bind-address", ":9000", "--leader-elect", "--cluster-domain", "corp.example", "--zap-log-level", "debug",
-		"--kube-api-qps", "50", "--kube-api-burst", "80", "--admission-api-qps", "300", "--admission-api-burst", "600", "--secret-cache-ttl", "0s"}
+		"--kube-api-qps", "50", "--kube-api-burst", "80", "--admission-api-qps", "300", "--admission-api-burst", "600", "--secret-cache-ttl", "0s",
+		"--audit-interval", "90s", "--audit-rate", "2.5"}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
 	if o.Kubeconfig != "/k" || o.WebhookPort != 10250 || o.WebhookCertDir != "/certs" || o.MetricsBindAddress != "0" ||
 		o.HealthProbeBindAddress != ":9000" || !o.LeaderElect || o.ClusterDomain != "corp.example" || o.EnableHTTP2 ||
-		o.KubeAPIQPS != 50 || o.KubeAPIBurst != 80 || o.AdmissionAPIQPS != 300 || o.AdmissionAPIBurst != 600 || o.SecretCacheTTL != 0 {
+		o.KubeAPIQPS != 50 || o.KubeAPIBurst != 80 || o.AdmissionAPIQPS != 300 || o.AdmissionAPIBurst != 600 || o.SecretCacheTTL != 0 ||
+		o.AuditInterval != 90*time.Second || o.AuditRate != 2.5 {
 		t.Errorf("parsed options = %+v", o)
 	}
 }
@@ -43,6 +46,11 @@ func TestInvalidOptionsAreRejectedBeforeConnecting(t *testing.T) {
 			"--cert-rotation: the certificate must be renewed before it expires and after it is issued: renew-before 24h0m0s, validity 24h0m0s"},
 		{"rotation with no webhook configuration", []string{"--cert-rotation", "--namespace", "innokeda", "--mutating-webhook-configuration", ""},
 			"--cert-rotation: the certificate's Secret and both webhook configurations must be named"},
+		{"a negative audit interval", []string{"--audit-interval", "-1m"}, "--audit-interval must not be negative (0 turns the audit off), not -1m0s"},
+		{"no audit rate", []string{"--audit-rate", "0"}, "--audit-rate must be a positive number, not 0"},
+		{"a negative audit rate", []string{"--audit-rate", "-2"}, "--audit-rate must be a positive number, not -2"},
+		{"an unbounded audit rate", []string{"--audit-rate", "+Inf"}, "--audit-rate must be a positive number, not +Inf"},
+		{"an audit rate that is no number", []string{"--audit-rate", "NaN"}, "--audit-rate must be a positive number, not NaN"},
 		{"an empty extra DNS name", []string{"--cert-extra-dns-name", ""}, `invalid value "" for flag -cert-extra-dns-name: empty DNS name`},
 	}
 	for _, tc := range tests {

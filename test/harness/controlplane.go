@@ -123,12 +123,15 @@ func kedaCRDDir(root string) (string, error) {
 }
 
 // ManagerOptions are innokeda's options for serving this control plane's webhooks on
-// loopback, with metrics and probes off.
+// loopback, with metrics, probes and the audit off (its dry-runs would share the
+// webhook's slots with the test's; the audit's tests turn it on).
 func (cp *ControlPlane) ManagerOptions() app.Options {
 	o := app.DefaultOptions()
 	wh := cp.Env.WebhookInstallOptions
 	o.WebhookHost, o.WebhookPort, o.WebhookCertDir = wh.LocalServingHost, wh.LocalServingPort, wh.LocalServingCertDir
 	o.MetricsBindAddress, o.HealthProbeBindAddress = "0", "0"
+	o.AuditInterval = 0
+	o.SeveralManagers = true
 	return o
 }
 

@@ -23,6 +23,36 @@ type SlowProxy struct {
 	mu     sync.Mutex
 	conns  []net.Conn
 	sent   []int // bytes handed to each client so far, in the order they connected
+	starts []time.Time
+	open   int // connections not closed yet
+	peak   int // most open at once since the last ResetPeak
+}
+
+// StartPlainProxy proxies to target at full speed until the test ends, and keeps count of
+// the connections (Starts, Peak).
+func StartPlainProxy(t testing.TB, target string) *SlowProxy {
+	return StartSlowProxy(t, target, 64<<10, 0, 0)
+}
+
+// Starts returns when each connection was accepted, in order.
+func (p *SlowProxy) Starts() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.starts...)
+}
+
+// Peak returns the most connections open at once since the last ResetPeak.
+func (p *SlowProxy) Peak() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.peak
+}
+
+// ResetPeak starts counting the peak again from the connections open now.
+func (p *SlowProxy) ResetPeak() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.peak = p.open
 }
 
 // Sent returns how many bytes of the server's the i-th connection has received so far.
@@ -57,24 +87,28 @@ func (p *SlowProxy) accept(ln net.Listener) {
 		if err != nil {
 			return
 		}
+		accepted := time.Now()
 		server, err := net.Dial("tcp", p.target)
 		if err != nil {
 			_ = client.Close()
 			continue
 		}
-		index, ok := p.track(client, server)
+		index, ok := p.track(accepted, client, server)
 		if !ok {
 			return
 		}
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(server, client); _ = server.Close() }()
-		go func() { defer p.wg.Done(); p.trickle(index, client, server); _ = client.Close() }()
+		var both sync.WaitGroup
+		both.Add(2)
+		p.wg.Add(3)
+		go func() { defer p.wg.Done(); defer both.Done(); _, _ = io.Copy(server, client); _ = server.Close() }()
+		go func() { defer p.wg.Done(); defer both.Done(); p.trickle(index, client, server); _ = client.Close() }()
+		go func() { defer p.wg.Done(); both.Wait(); p.mu.Lock(); p.open--; p.mu.Unlock() }()
 	}
 }
 
-// track records a pair of connections to close at the end and returns its index; false
-// once the proxy is closed.
-func (p *SlowProxy) track(conns ...net.Conn) (int, bool) {
+// track records a pair of connections accepted at start, to close at the end, and
+// returns its index; false once the proxy is closed.
+func (p *SlowProxy) track(start time.Time, conns ...net.Conn) (int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln == nil {
@@ -85,6 +119,9 @@ func (p *SlowProxy) track(conns ...net.Conn) (int, bool) {
 	}
 	p.conns = append(p.conns, conns...)
 	p.sent = append(p.sent, 0)
+	p.starts = append(p.starts, start)
+	p.open++
+	p.peak = max(p.peak, p.open)
 	return len(p.sent) - 1, true
 }
 

@@ -1,0 +1,302 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/test/gen"
+	"github.com/innokeda/innokeda/test/harness"
+)
+
+// exec runs statements on MariaDB as its administrator.
+func exec(t *testing.T, statements ...string) {
+	t.Helper()
+	for _, s := range statements {
+		if _, err := mariadb.Admin().ExecContext(context.Background(), s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// cleanUpScaledObjects deletes the namespace's ScaledObjects when the test ends, so that
+// the next test's innokeda does not audit them.
+func cleanUpScaledObjects(t *testing.T, c client.Client, ns string) {
+	t.Cleanup(func() {
+		if err := c.DeleteAllOf(context.Background(), &kedav1alpha1.ScaledObject{}, client.InNamespace(ns)); err != nil {
+			t.Errorf("delete the ScaledObjects of %s: %v", ns, err)
+		}
+	})
+}
+
+// TestAuditFollowsTheTablesAQueryReads: a table dropped after admission makes the audit
+// fail with the denial's words, naming the table; recreated, the audit passes again. The
+// ScaledObjects of a cluster that is not annotated are never audited.
+func TestAuditFollowsTheTablesAQueryReads(t *testing.T) {
+	const ns = "audit-tables"
+	c := newClient(t, ns)
+	ctx := context.Background()
+	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, time.Second, 50))
+	cleanUpScaledObjects(t, c, ns)
+	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database)))
+	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "plain", gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, "")))
+	exec(t, "CREATE TABLE testdb.audit_jobs (id INT PRIMARY KEY)", "INSERT INTO testdb.audit_jobs VALUES (1), (2)")
+	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS testdb.audit_jobs") })
+
+	so := gen.ScaledObject(ns, "jobs", "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM audit_jobs", "1"))
+	mustCreate(t, c, so)
+	plain := gen.ScaledObject(ns, "plain-jobs", "plain", gen.WithMySQLTrigger("SELECT COUNT(*) FROM audit_jobs", "1"),
+		gen.WithTriggerMetadata(0, "host", innodbcluster.ServiceHost(innodbcluster.InstancesService("plain"), ns, "cluster.local"), "dbName", harness.Database),
+		gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](3)))
+	mustCreate(t, c, plain)
+	waitForCache(t, mgr, so)
+	waitForCache(t, mgr, plain)
+
+	exec(t, "DROP TABLE testdb.audit_jobs")
+	failed := waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Table 'testdb.audit_jobs' doesn't exist")
+	want := "KEDA would fail on this ScaledObject: spec.triggers[0].metadata.query: Invalid value: MySQL rejected the query: MySQL error 1146 (ER_NO_SUCH_TABLE): Table 'testdb.audit_jobs' doesn't exist"
+	if failed.Note != want || failed.Action != "Audit" || failed.ReportingController != "innokeda" {
+		t.Errorf("event: note %q, action %q, reporter %q; want note %q", failed.Note, failed.Action, failed.ReportingController, want)
+	}
+	if got := gauge(t, "innokeda_audit_failing"); got != 1 {
+		t.Errorf("innokeda_audit_failing = %v, want 1", got)
+	}
+	// Three more intervals: the annotated cluster's ScaledObject is audited each time, the
+	// other one never.
+	before := auditRuns(t)
+	eventually(t, "three more failed audits", func(context.Context) (bool, error) {
+		return auditRuns(t)["failed"] >= before["failed"]+3, nil
+	})
+	if events, err := auditEvents(ctx, c, plain); err != nil || len(events) > 0 {
+		t.Errorf("the ScaledObject of a cluster that is not annotated was audited: %v (%v)", events, err)
+	}
+	stored := &kedav1alpha1.ScaledObject{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(so), stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Generation != 1 || len(stored.Status.Conditions) > 0 {
+		t.Errorf("the audit changed the ScaledObject: generation %d, status %+v", stored.Generation, stored.Status)
+	}
+
+	exec(t, "CREATE TABLE testdb.audit_jobs (id INT PRIMARY KEY)")
+	passed := waitForAuditEvent(t, c, so, corev1.EventTypeNormal, "AuditPassed", "passes innokeda's checks again")
+	if !strings.Contains(passed.Note, "dry-run returned 0") {
+		t.Errorf("AuditPassed note %q does not say what the dry-run returned", passed.Note)
+	}
+	eventually(t, "innokeda_audit_failing back to 0", func(context.Context) (bool, error) {
+		return gauge(t, "innokeda_audit_failing") == 0, nil
+	})
+}
+
+// TestAuditSaysAccessDeniedWithoutTheSecret: the password of the account a trigger uses
+// changes in MySQL only; the audit fails saying access was denied, and nothing the
+// Secret holds appears in the Event.
+func TestAuditSaysAccessDeniedWithoutTheSecret(t *testing.T) {
+	const (
+		ns             = "audit-password"
+		user           = "audit_reader_q7"
+		password       = "first-Pw-4u7zK"
+		rotatedInMySQL = "second-Pw-9k2xR"
+	)
+	c := newClient(t, ns)
+	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, time.Second, 50))
+	cleanUpScaledObjects(t, c, ns)
+	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database)))
+	exec(t, fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, password),
+		fmt.Sprintf("GRANT SELECT ON testdb.* TO '%s'@'%%'", user))
+	t.Cleanup(func() { exec(t, fmt.Sprintf("DROP USER IF EXISTS '%s'@'%%'", user)) })
+	mustCreate(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reader"},
+		StringData: map[string]string{"username": user, "password": password}})
+	ta := &kedav1alpha1.TriggerAuthentication{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reader"},
+		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{
+			{Parameter: "username", Name: "reader", Key: "username"}, {Parameter: "password", Name: "reader", Key: "password"}}}}
+	mustCreate(t, c, ta)
+	waitForCache(t, mgr, ta)
+	so := gen.ScaledObject(ns, "reads", "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM testtable", "5"),
+		gen.WithAuthenticationRef(0, "", "reader"))
+	mustCreate(t, c, so)
+
+	exec(t, fmt.Sprintf("ALTER USER '%s'@'%%' IDENTIFIED BY '%s'", user, rotatedInMySQL))
+	failed := waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Access denied")
+	if !strings.Contains(failed.Note, "spec.triggers[0].authenticationRef: Invalid value: MySQL refused the connection") ||
+		!strings.Contains(failed.Note, "check the user name, password and database the trigger resolves to") {
+		t.Errorf("note %q does not say where to look", failed.Note)
+	}
+	event := asJSON(t, failed)
+	for _, secret := range []string{user, password, rotatedInMySQL, mariadb.RootPassword} {
+		if strings.Contains(event, secret) {
+			t.Errorf("the Event holds the Secret's value %q: %s", secret, event)
+		}
+	}
+}
+
+// TestAuditComesAtOnceWhenTheClusterChanges: with an interval far beyond the test, a
+// change to the cluster's annotations re-audits its ScaledObjects at once.
+func TestAuditComesAtOnceWhenTheClusterChanges(t *testing.T) {
+	const ns = "audit-sooner"
+	c := newClient(t, ns)
+	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, time.Hour, 50))
+	cleanUpScaledObjects(t, c, ns)
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database))
+	createCluster(t, c, mgr, cluster)
+	exec(t, "CREATE TABLE testdb.audit_sooner (id INT PRIMARY KEY)")
+	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS testdb.audit_sooner") })
+	so := gen.ScaledObject(ns, "sooner", "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM audit_sooner", "1"))
+	mustCreate(t, c, so)
+	exec(t, "DROP TABLE testdb.audit_sooner")
+
+	latest := &innodbcluster.InnoDBCluster{}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(cluster), latest); err != nil {
+		t.Fatal(err)
+	}
+	metav1.SetMetaDataAnnotation(&latest.ObjectMeta, "example.com/owner", "team-a")
+	if err := c.Update(context.Background(), latest); err != nil {
+		t.Fatal(err)
+	}
+	waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Table 'testdb.audit_sooner' doesn't exist")
+}
+
+// TestNoAuditWhenTheIntervalIsZero: --audit-interval=0 audits nothing, not even on a
+// change that would re-audit at once.
+func TestNoAuditWhenTheIntervalIsZero(t *testing.T) {
+	const ns = "audit-off"
+	c := newClient(t, ns)
+	ctx := context.Background()
+	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, 0, 50))
+	cleanUpScaledObjects(t, c, ns)
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database))
+	createCluster(t, c, mgr, cluster)
+	exec(t, "CREATE TABLE testdb.audit_off (id INT PRIMARY KEY)")
+	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS testdb.audit_off") })
+	so := gen.ScaledObject(ns, "off", "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM audit_off", "1"))
+	mustCreate(t, c, so)
+	exec(t, "DROP TABLE testdb.audit_off")
+	before := auditRuns(t)
+	latest := &innodbcluster.InnoDBCluster{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
+		t.Fatal(err)
+	}
+	metav1.SetMetaDataAnnotation(&latest.ObjectMeta, "example.com/owner", "team-a")
+	if err := c.Update(ctx, latest); err != nil {
+		t.Fatal(err)
+	}
+
+	// Absence is watched for a bounded time: three times the interval the other tests
+	// audit at, and the re-audit on a change comes within milliseconds there.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if events, err := auditEvents(ctx, c, so); err != nil || len(events) > 0 {
+			t.Fatalf("audited with --audit-interval=0: %v (%v)", events, err)
+		}
+	}
+	if after := auditRuns(t); total(after) != total(before) {
+		t.Errorf("innokeda_audit_runs_total went from %v to %v with --audit-interval=0", before, after)
+	}
+}
+
+// TestAuditKeepsToItsRateAndSlots: 300 ScaledObjects fall due at once (their cluster is
+// annotated after they were created); the audit begins them no faster than --audit-rate
+// and never holds more MySQL connections than its share of --dry-run-max-concurrent,
+// even when MySQL stops answering. A proxy in front of MariaDB counts the connections.
+func TestAuditKeepsToItsRateAndSlots(t *testing.T) {
+	const (
+		ns              = "audit-rate"
+		scaledObjects   = 300
+		rate            = 20.0
+		maxConcurrent   = 4
+		auditWorkers    = maxConcurrent / 2
+		measuredAudits  = 101
+		rateWindowItems = 41 // 2 s at the rate
+	)
+	c := newClient(t, ns)
+	ctx := context.Background()
+	proxy := harness.StartPlainProxy(t, mariadb.Addr)
+	o := auditOptions(ns, "mycluster", proxy.Addr, 2*time.Second, rate)
+	o.MaxConcurrentDryRuns, o.DryRunTimeout = maxConcurrent, time.Second
+	mgr := startInnokeda(t, o)
+	cleanUpScaledObjects(t, c, ns)
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, ""))
+	createCluster(t, c, mgr, cluster)
+	mustCreate(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		StringData: map[string]string{"password": mariadb.RootPassword}})
+	mustCreate(t, c, &kedav1alpha1.TriggerAuthentication{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{{Parameter: "password", Name: "creds", Key: "password"}}}})
+	host := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local")
+	for i := range scaledObjects {
+		// Queries differ, so that no two dry-runs share one connection.
+		mustCreate(t, c, gen.ScaledObject(ns, fmt.Sprintf("so-%03d", i), "mycluster",
+			gen.WithMySQLTrigger(fmt.Sprintf("SELECT COUNT(*) FROM testtable WHERE id <> %d", i), "5"),
+			gen.WithTriggerMetadata(0, "host", host, "port", "3306", "dbName", harness.Database, "username", "root"),
+			gen.WithAuthenticationRef(0, "", "creds"), gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](3))))
+	}
+	eventually(t, "the cache has every ScaledObject", func(ctx context.Context) (bool, error) {
+		list := &kedav1alpha1.ScaledObjectList{}
+		err := mgr.GetCache().List(ctx, list, client.InNamespace(ns))
+		return len(list.Items) == scaledObjects, err
+	})
+	if n := len(proxy.Starts()); n != 0 {
+		t.Fatalf("%d connections for ScaledObjects of a cluster that is not annotated", n)
+	}
+
+	latest := &innodbcluster.InnoDBCluster{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
+		t.Fatal(err)
+	}
+	metav1.SetMetaDataAnnotation(&latest.ObjectMeta, innodbcluster.AnnotationAutofill, "true")
+	if err := c.Update(ctx, latest); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, fmt.Sprintf("%d audits", measuredAudits), func(context.Context) (bool, error) {
+		return len(proxy.Starts()) >= measuredAudits, nil
+	})
+	starts := proxy.Starts()[:measuredAudits]
+	// With a burst of one, n audits span at least (n-1)/rate; 20% is left for the time
+	// between an audit's turn and its connection.
+	minSpan := time.Duration(0.8 * float64(rateWindowItems-1) / rate * float64(time.Second))
+	for i := 0; i+rateWindowItems <= len(starts); i++ {
+		if span := starts[i+rateWindowItems-1].Sub(starts[i]); span < minSpan {
+			t.Fatalf("audits %d to %d began within %v, faster than --audit-rate=%v allows (%v at least)", i, i+rateWindowItems-1, span, rate, minSpan)
+		}
+	}
+	span := starts[len(starts)-1].Sub(starts[0])
+	t.Logf("%d audits in %v: %.1f per second at --audit-rate=%v; at most %d connections at once", len(starts), span.Round(time.Millisecond),
+		float64(len(starts)-1)/span.Seconds(), rate, proxy.Peak())
+	if peak := proxy.Peak(); peak > auditWorkers {
+		t.Errorf("%d connections at once, above the audit's %d of --dry-run-max-concurrent=%d", peak, auditWorkers, maxConcurrent)
+	}
+
+	// MySQL stops answering: every audit waits out its budget, holding its connection.
+	if err := mariadb.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			if err := mariadb.Resume(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(resume)
+	proxy.ResetPeak()
+	stalled := len(proxy.Starts())
+	unchecked := auditRuns(t)["unchecked"]
+	eventually(t, "8 audits while MySQL does not answer", func(context.Context) (bool, error) {
+		return len(proxy.Starts()) >= stalled+8 && auditRuns(t)["unchecked"] >= unchecked+4, nil
+	})
+	peak := proxy.Peak()
+	resume()
+	t.Logf("while MySQL did not answer: at most %d connections at once", peak)
+	if peak != auditWorkers {
+		t.Errorf("%d connections at once while every dry-run waited out its budget, want the audit's %d of --dry-run-max-concurrent=%d", peak, auditWorkers, maxConcurrent)
+	}
+}
