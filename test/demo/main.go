@@ -63,8 +63,9 @@ func run(binary string) error {
 	// No cluster DNS here: the cluster's service name is mapped to the local server (once
 	// innokeda has checked, through the API server, that the name is the operator's Service).
 	alias := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=" + db.Addr
-	step("Running " + binary + " --scaler-accounts --dry-run-host-alias " + alias + " (and the kubeconfig, certificate and ports of this control plane)")
-	innokeda, err := harness.StartProcess(cp, binary, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, "--scaler-accounts", "--dry-run-host-alias", alias)
+	step("Running " + binary + " --scaler-accounts --audit-interval=2s --dry-run-host-alias " + alias + " (and the kubeconfig, certificate and ports of this control plane)")
+	innokeda, err := harness.StartProcess(cp, binary, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort,
+		"--scaler-accounts", "--audit-interval=2s", "--dry-run-host-alias", alias)
 	if err != nil {
 		return err
 	}
@@ -244,6 +245,25 @@ func run(binary string) error {
 		return err
 	}
 
+	// After admission: the table the queries read is renamed, then renamed back.
+	step("Renaming testdb.testtable, which the admitted ScaledObject reads; innokeda's audit (every 2s here, 5m by default) notices:")
+	if _, err := db.Admin().ExecContext(ctx, "RENAME TABLE testdb.testtable TO testdb.testtable_old"); err != nil {
+		return err
+	}
+	note, err := waitForAuditEvent(ctx, c, so, "AuditFailed")
+	if err != nil {
+		return fmt.Errorf("%w (log: %s)", err, innokeda.LogTail())
+	}
+	fmt.Printf("Warning AuditFailed on ScaledObject %s: %s\n", so.Name, note)
+	step("Renaming it back:")
+	if _, err := db.Admin().ExecContext(ctx, "RENAME TABLE testdb.testtable_old TO testdb.testtable"); err != nil {
+		return err
+	}
+	if note, err = waitForAuditEvent(ctx, c, so, "AuditPassed"); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, innokeda.LogTail())
+	}
+	fmt.Printf("Normal AuditPassed on ScaledObject %s: %s\n", so.Name, note)
+
 	step("innokeda's metrics (" + innokeda.MetricsAddr + "/metrics):")
 	lines, err := innokeda.Metrics("innokeda_")
 	if err != nil {
@@ -255,6 +275,28 @@ func run(binary string) error {
 		}
 	}
 	return nil
+}
+
+// waitForAuditEvent waits for an Event of reason about so and returns its note.
+func waitForAuditEvent(ctx context.Context, c client.Client, so *kedav1alpha1.ScaledObject, reason string) (string, error) {
+	var note string
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		list := &eventsv1.EventList{}
+		if err := c.List(ctx, list, client.InNamespace(so.Namespace)); err != nil {
+			return false, err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "ScaledObject" && e.Regarding.Name == so.Name && e.Reason == reason {
+				note = e.Note
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("no Event %s about ScaledObject %s: %w", reason, so.Name, err)
+	}
+	return note, nil
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
