@@ -28,6 +28,20 @@ func exec(t *testing.T, statements ...string) {
 	}
 }
 
+// annotate sets an annotation on the stored cluster.
+func annotate(t *testing.T, c client.Client, cluster *innodbcluster.InnoDBCluster, key, value string) {
+	t.Helper()
+	ctx := context.Background()
+	latest := &innodbcluster.InnoDBCluster{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
+		t.Fatal(err)
+	}
+	metav1.SetMetaDataAnnotation(&latest.ObjectMeta, key, value)
+	if err := c.Update(ctx, latest); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // cleanUpScaledObjects deletes the namespace's ScaledObjects when the test ends, so that
 // the next test's innokeda does not audit them.
 func cleanUpScaledObjects(t *testing.T, c client.Client, ns string) {
@@ -139,56 +153,39 @@ func TestAuditSaysAccessDeniedWithoutTheSecret(t *testing.T) {
 	}
 }
 
-// TestAuditComesAtOnceWhenTheClusterChanges: with an interval far beyond the test, a
-// change to the cluster's annotations re-audits its ScaledObjects at once.
-func TestAuditComesAtOnceWhenTheClusterChanges(t *testing.T) {
-	const ns = "audit-sooner"
+// admittedThenBroken starts innokeda auditing every interval, creates an annotated
+// cluster in namespace ns and a ScaledObject reading table, which is dropped once the
+// ScaledObject is admitted.
+func admittedThenBroken(t *testing.T, ns, table string, interval time.Duration) (client.Client, *innodbcluster.InnoDBCluster, *kedav1alpha1.ScaledObject) {
+	t.Helper()
 	c := newClient(t, ns)
-	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, time.Hour, 50))
+	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, interval, 50))
 	cleanUpScaledObjects(t, c, ns)
 	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database))
 	createCluster(t, c, mgr, cluster)
-	exec(t, "CREATE TABLE testdb.audit_sooner (id INT PRIMARY KEY)")
-	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS testdb.audit_sooner") })
-	so := gen.ScaledObject(ns, "sooner", "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM audit_sooner", "1"))
+	exec(t, fmt.Sprintf("CREATE TABLE testdb.%s (id INT PRIMARY KEY)", table))
+	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS testdb."+table) })
+	so := gen.ScaledObject(ns, "reads-"+strings.ReplaceAll(table, "_", "-"), "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM "+table, "1"))
 	mustCreate(t, c, so)
-	exec(t, "DROP TABLE testdb.audit_sooner")
+	exec(t, "DROP TABLE testdb."+table)
+	return c, cluster, so
+}
 
-	latest := &innodbcluster.InnoDBCluster{}
-	if err := c.Get(context.Background(), client.ObjectKeyFromObject(cluster), latest); err != nil {
-		t.Fatal(err)
-	}
-	metav1.SetMetaDataAnnotation(&latest.ObjectMeta, "example.com/owner", "team-a")
-	if err := c.Update(context.Background(), latest); err != nil {
-		t.Fatal(err)
-	}
+// TestAuditComesAtOnceWhenTheClusterChanges: with an interval far beyond the test, a
+// change to the cluster's annotations re-audits its ScaledObjects at once.
+func TestAuditComesAtOnceWhenTheClusterChanges(t *testing.T) {
+	c, cluster, so := admittedThenBroken(t, "audit-sooner", "audit_sooner", time.Hour)
+	annotate(t, c, cluster, "example.com/owner", "team-a")
 	waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Table 'testdb.audit_sooner' doesn't exist")
 }
 
 // TestNoAuditWhenTheIntervalIsZero: --audit-interval=0 audits nothing, not even on a
 // change that would re-audit at once.
 func TestNoAuditWhenTheIntervalIsZero(t *testing.T) {
-	const ns = "audit-off"
-	c := newClient(t, ns)
+	c, cluster, so := admittedThenBroken(t, "audit-off", "audit_off", 0)
 	ctx := context.Background()
-	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, 0, 50))
-	cleanUpScaledObjects(t, c, ns)
-	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database))
-	createCluster(t, c, mgr, cluster)
-	exec(t, "CREATE TABLE testdb.audit_off (id INT PRIMARY KEY)")
-	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS testdb.audit_off") })
-	so := gen.ScaledObject(ns, "off", "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM audit_off", "1"))
-	mustCreate(t, c, so)
-	exec(t, "DROP TABLE testdb.audit_off")
 	before := auditRuns(t)
-	latest := &innodbcluster.InnoDBCluster{}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
-		t.Fatal(err)
-	}
-	metav1.SetMetaDataAnnotation(&latest.ObjectMeta, "example.com/owner", "team-a")
-	if err := c.Update(ctx, latest); err != nil {
-		t.Fatal(err)
-	}
+	annotate(t, c, cluster, "example.com/owner", "team-a")
 
 	// Absence is watched for a bounded time: three times the interval the other tests
 	// audit at, and the re-audit on a change comes within milliseconds there.
@@ -217,7 +214,6 @@ func TestAuditKeepsToItsRateAndSlots(t *testing.T) {
 		rateWindowItems = 41 // 2 s at the rate
 	)
 	c := newClient(t, ns)
-	ctx := context.Background()
 	proxy := harness.StartPlainProxy(t, mariadb.Addr)
 	o := auditOptions(ns, "mycluster", proxy.Addr, 2*time.Second, rate)
 	o.MaxConcurrentDryRuns, o.DryRunTimeout = maxConcurrent, time.Second
@@ -246,14 +242,7 @@ func TestAuditKeepsToItsRateAndSlots(t *testing.T) {
 		t.Fatalf("%d connections for ScaledObjects of a cluster that is not annotated", n)
 	}
 
-	latest := &innodbcluster.InnoDBCluster{}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
-		t.Fatal(err)
-	}
-	metav1.SetMetaDataAnnotation(&latest.ObjectMeta, innodbcluster.AnnotationAutofill, "true")
-	if err := c.Update(ctx, latest); err != nil {
-		t.Fatal(err)
-	}
+	annotate(t, c, cluster, innodbcluster.AnnotationAutofill, "true")
 	eventually(t, fmt.Sprintf("%d audits", measuredAudits), func(context.Context) (bool, error) {
 		return len(proxy.Starts()) >= measuredAudits, nil
 	})

@@ -36,23 +36,10 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	cp, err := harness.StartControlPlane()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := cp.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop envtest:", err)
-		}
-	}()
-	if mariadb, err = harness.StartMariaDB(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer mariadb.Stop()
-	controlPlane = cp
-	return m.Run()
+	return harness.WithServers(func(cp *harness.ControlPlane, db *harness.MariaDB) int {
+		controlPlane, mariadb = cp, db
+		return m.Run()
+	})
 }
 
 // auditOptions are the manager's options with the audit every interval at rate, and the

@@ -215,3 +215,25 @@ func (cp *ControlPlane) Client() (client.Client, *Warnings, error) {
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	return c, w, err
 }
+
+// WithServers starts a control plane and a MariaDB server, runs run with them, stops both
+// and returns run's exit code (1 when a server did not start): the body of a TestMain.
+func WithServers(run func(*ControlPlane, *MariaDB) int) int {
+	cp, err := StartControlPlane()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if err := cp.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop envtest:", err)
+		}
+	}()
+	db, err := StartMariaDB()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer db.Stop()
+	return run(cp, db)
+}

@@ -45,21 +45,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	cp, err := harness.StartControlPlane()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := cp.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop envtest:", err)
-		}
-	}()
-	if mariadb, err = harness.StartMariaDB(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer mariadb.Stop()
+	return harness.WithServers(func(cp *harness.ControlPlane, db *harness.MariaDB) int {
+		mariadb = db
+		return runWithServers(m, cp)
+	})
+}
+
+func runWithServers(m *testing.M, cp *harness.ControlPlane) int {
 	opts := cp.ManagerOptions()
 	opts.DryRunHostAliases = map[string]string{}
 	for _, c := range testClusters {
