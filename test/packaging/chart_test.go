@@ -67,6 +67,15 @@ func TestHelmChart(t *testing.T) {
 		checkWebhookScoping(t, objs, chartPrefix)
 	})
 
+	t.Run("audit: --audit-interval and --audit-rate from audit.*, 0 turns it off", func(t *testing.T) {
+		d, _ := objs.options(t, chartPrefix+"innokeda")
+		checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, "5m", "5")
+		for _, off := range []string{"0", "0s"} {
+			d, _ := built(decode(t, helmBytes(t, ns, "--set", "audit.interval="+off))).options(t, chartPrefix+"innokeda")
+			checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, off, "5")
+		}
+	})
+
 	t.Run("RBAC is kustomize/base/rbac.yaml's with the scaler-accounts rule, for the release's names", func(t *testing.T) {
 		cluster, reader, role := documentedRBAC(t)
 		rename := func(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
@@ -153,6 +162,7 @@ func TestHelmChart(t *testing.T) {
 		if c.Args[len(c.Args)-1] != "--secret-cache-ttl=10s" || o.SecretCacheTTL.String() != "10s" {
 			t.Errorf("extraArgs are not last: %q", c.Args)
 		}
+		checkAuditArgs(t, c.Args, "1m", "10")
 		if d.Spec.Template.Labels["team"] != "platform" || d.Spec.Template.Labels["app.kubernetes.io/name"] != "innokeda" {
 			t.Errorf("pod labels %v", d.Spec.Template.Labels)
 		}
@@ -182,6 +192,9 @@ func TestHelmChartRejectsBadValues(t *testing.T) {
 		{"metrics.serviceMonitor.interval=1.5s", "at '/metrics/serviceMonitor/interval'"},
 		{"logLevel=200", "at '/logLevel'"},
 		{"logLevel=loud", "at '/logLevel'"},
+		{"audit.rate=0", "at '/audit/rate': exclusiveMinimum: got 0, want 0"},
+		{"audit.rate=-1", "at '/audit/rate': exclusiveMinimum: got -1, want 0"},
+		{"audit.interval=five", "at '/audit/interval': 'five' does not match pattern"},
 		{"dryRun.maxConcurent=3", "at '/dryRun': additional properties 'maxConcurent' not allowed"},
 		{"imageTag=1.0", "additional properties 'imageTag' not allowed"},
 		{"image.digest=sha256:xyz", "at '/image/digest'"},

@@ -274,13 +274,15 @@ func TestKustomizeOverlays(t *testing.T) {
 		dir           string
 		replicas      int32
 		onUnreachable string
+		// --audit-interval, as written in the args (the last one wins); --audit-rate is 5 in each.
+		auditInterval string
 		// Each a component of the overlay (kustomize/components/...).
 		scalerAccounts, networkPolicy, serviceMonitor bool
 		extra                                         []string
 	}{
-		{dir: "kustomize/base", replicas: 2, onUnreachable: "warn"},
-		{dir: "kustomize/overlays/dev", replicas: 1, onUnreachable: "warn", scalerAccounts: true},
-		{dir: "kustomize/overlays/prod", replicas: 3, onUnreachable: "deny", scalerAccounts: true, networkPolicy: true, serviceMonitor: true,
+		{dir: "kustomize/base", replicas: 2, onUnreachable: "warn", auditInterval: "5m"},
+		{dir: "kustomize/overlays/dev", replicas: 1, onUnreachable: "warn", auditInterval: "1m", scalerAccounts: true},
+		{dir: "kustomize/overlays/prod", replicas: 3, onUnreachable: "deny", auditInterval: "5m", scalerAccounts: true, networkPolicy: true, serviceMonitor: true,
 			extra: []string{"NetworkPolicy/innokeda", "PodDisruptionBudget/innokeda", "ServiceMonitor/innokeda"}},
 	}
 	for _, tc := range tests {
@@ -308,6 +310,7 @@ func TestKustomizeOverlays(t *testing.T) {
 				t.Errorf("replicas %d, --on-unreachable=%s, --scaler-accounts=%t; want %d, %s, %t",
 					*d.Spec.Replicas, o.OnUnreachable, o.ScalerAccounts, tc.replicas, tc.onUnreachable, tc.scalerAccounts)
 			}
+			checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, tc.auditInterval, "5")
 
 			// RBAC is kustomize/base/rbac.yaml's, with the scaler-accounts component's rule last.
 			wantCluster := slices.Clone(cluster)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -127,3 +128,27 @@ func parseFlags(t *testing.T, args []string) (app.Options, *flag.FlagSet) {
 // secretWriteRule is what managed scaler accounts add to the ClusterRole, beside the
 // base's get on secrets.
 var secretWriteRule = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "update", "delete"}}
+
+// argValue is the value of the last --name=VALUE in args (for a repeated flag, the last
+// one wins), and whether args have one.
+func argValue(args []string, name string) (string, bool) {
+	var value string
+	var found bool
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			value, found = v, true
+		}
+	}
+	return value, found
+}
+
+// checkAuditArgs checks a container's continuous-audit flags, as written in its args.
+func checkAuditArgs(t *testing.T, args []string, interval, rate string) {
+	t.Helper()
+	gotInterval, hasInterval := argValue(args, "audit-interval")
+	gotRate, hasRate := argValue(args, "audit-rate")
+	if !hasInterval || !hasRate || gotInterval != interval || gotRate != rate {
+		t.Errorf("--audit-interval=%s (%t) --audit-rate=%s (%t), want --audit-interval=%s --audit-rate=%s; args %q",
+			gotInterval, hasInterval, gotRate, hasRate, interval, rate, args)
+	}
+}
