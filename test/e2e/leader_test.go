@@ -35,7 +35,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	ports := []int{controlPlane.Env.WebhookInstallOptions.LocalServingPort, freePort(t)}
 	var replicas []*harness.Process
 	for _, port := range ports {
-		p, err := harness.StartProcess(controlPlane, binary, harness.Admin, port, "--leader-elect", "--leader-election-namespace", "default")
+		p, err := harness.StartProcess(controlPlane, binary, harness.Admin, port, "--leader-elect", "--leader-election-namespace", "default", "--audit-interval=1s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,6 +95,38 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 		}
 		if len(leaders) != 1 || !slices.Equal(leaders, reconciling) {
 			t.Errorf("leaders %v, reconciling %v: want one replica, the same", leaders, reconciling)
+		}
+	})
+
+	t.Run("only the leader audits", func(t *testing.T) {
+		rotated := gen.Secret(cluster, "", "pw")
+		rotated.Name = "rotated" // the Secret the cluster names since the subtest above
+		if err := c.Create(ctx, rotated); err != nil {
+			t.Fatal(err)
+		}
+		so := gen.ScaledObject(ns, "audited", "mycluster", gen.WithMySQLTrigger("SELECT 1", "1"))
+		if err := c.Create(ctx, so); err != nil {
+			t.Fatal(err)
+		}
+		// The ScaledObject is due within one interval; an audit that could not reach MySQL
+		// (there is none here) is counted too.
+		var auditing []int
+		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+			auditing = nil
+			for i, p := range replicas {
+				if metricSum(t, p, "innokeda_audit_runs_total") > 0 {
+					auditing = append(auditing, i)
+				}
+			}
+			return len(auditing) > 0, nil
+		}); err != nil {
+			t.Fatalf("no replica audited: %v", err)
+		}
+		for i, p := range replicas {
+			leads := metricSum(t, p, `leader_election_master_status{name="innokeda.io"}`) == 1
+			if audits := slices.Contains(auditing, i); audits != leads {
+				t.Errorf("replica %d: leads %v, audits %v", i, leads, audits)
+			}
 		}
 	})
 

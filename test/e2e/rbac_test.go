@@ -41,7 +41,7 @@ func TestRBACIsEnough(t *testing.T) {
 	// No MySQL here: the dry-run is pointed at a closed loopback port and warns.
 	closed := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local") + "=127.0.0.1:1"
 	p, err := harness.StartProcess(controlPlane, binary, envtest.User{Name: user}, controlPlane.Env.WebhookInstallOptions.LocalServingPort,
-		"--leader-elect", "--namespace", installNS, "--dry-run-host-alias", closed)
+		"--leader-elect", "--namespace", installNS, "--dry-run-host-alias", closed, "--audit-interval=1s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +86,26 @@ func TestRBACIsEnough(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("no Created event: %v", err)
+	}
+	// The audit reads what the webhooks read and emits its Events on the ScaledObject: the
+	// cluster's Secret deleted, it says so.
+	if err := c.Delete(ctx, gen.Secret(cluster, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		events := &eventsv1.EventList{}
+		if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == "AuditFailed" && e.Regarding.Name == so.Name && strings.Contains(e.Note, "which does not exist") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("no AuditFailed event: %v\n%s", err, p.LogTail())
 	}
 	if logs, err := os.ReadFile(p.LogPath); err != nil || bytes.Contains(bytes.ToLower(logs), []byte("forbidden")) {
 		t.Errorf("innokeda was forbidden something (%v):\n%s", err, p.LogTail())
