@@ -74,6 +74,9 @@ func TestHelmChart(t *testing.T) {
 			d, _ := built(decode(t, helmBytes(t, ns, "--set", "audit.interval="+off))).options(t, chartPrefix+"innokeda")
 			checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, off, "5")
 		}
+		// --set turns a decimal into a string: the schema takes it as one.
+		d, _ = built(decode(t, helmBytes(t, ns, "--set", "audit.rate=2.5"))).options(t, chartPrefix+"innokeda")
+		checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, "5m", "2.5")
 	})
 
 	t.Run("RBAC is kustomize/base/rbac.yaml's with the scaler-accounts rule, for the release's names", func(t *testing.T) {
@@ -194,6 +197,8 @@ func TestHelmChartRejectsBadValues(t *testing.T) {
 		{"logLevel=loud", "at '/logLevel'"},
 		{"audit.rate=0", "at '/audit/rate': exclusiveMinimum: got 0, want 0"},
 		{"audit.rate=-1", "at '/audit/rate': exclusiveMinimum: got -1, want 0"},
+		{"audit.rate=fast", "at '/audit/rate'"},
+		{"audit.rate=0.0", "at '/audit/rate'"},
 		{"audit.interval=five", "at '/audit/interval': 'five' does not match pattern"},
 		{"dryRun.maxConcurent=3", "at '/dryRun': additional properties 'maxConcurent' not allowed"},
 		{"imageTag=1.0", "additional properties 'imageTag' not allowed"},
