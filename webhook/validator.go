@@ -128,8 +128,19 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 
 // Check checks so as admission does, within --dry-run-timeout: static checks, the
 // credentials resolved as KEDA resolves them, and each mysql trigger's query dry-run.
-// It writes nothing and counts only dry-runs; the audit calls it too.
+// It writes nothing and counts only dry-runs.
 func (v *ScaledObjectValidator) Check(ctx context.Context, so *kedav1alpha1.ScaledObject) validation.Verdict {
+	return v.check(ctx, so, false)
+}
+
+// CheckStored checks a ScaledObject that is already stored, as the audit does: as Check,
+// except that the controller has had its chance to grant the scaler account, so a missing
+// grant is what KEDA meets, not something to dry-run as root in the account's stead.
+func (v *ScaledObjectValidator) CheckStored(ctx context.Context, so *kedav1alpha1.ScaledObject) validation.Verdict {
+	return v.check(ctx, so, true)
+}
+
+func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.ScaledObject, stored bool) validation.Verdict {
 	ctx, cancel := context.WithTimeout(ctx, v.opts.DryRunTimeout)
 	defer cancel()
 	facts, inScope, err := v.target(ctx, so)
@@ -151,12 +162,14 @@ func (v *ScaledObjectValidator) Check(ctx context.Context, so *kedav1alpha1.Scal
 		workload = validation.Router
 	}
 	verdict.Violations = validation.ScaledObject(so, facts.Containers(), workload)
-	staticOK := len(verdict.Violations) == 0
 	for i, t := range so.Spec.Triggers {
 		if t.Type != autofill.MySQLTriggerType {
 			continue
 		}
-		if err := v.checkTrigger(ctx, so, facts, i, t, staticOK, &verdict); err != nil {
+		// Once something is wrong (or, with --on-unreachable=deny, could not be
+		// validated), the answer is a denial: later triggers are not dry-run.
+		dryRun := len(verdict.Violations) == 0 && (v.opts.OnUnreachable != OnUnreachableDeny || len(verdict.Unchecked) == 0)
+		if err := v.checkTrigger(ctx, so, facts, i, t, dryRun, stored, &verdict); err != nil {
 			logf.FromContext(ctx).Error(err, "Could not read a trigger's credentials", "trigger", i)
 			return validation.Verdict{InScope: true, Unchecked: []validation.Unchecked{{Trigger: -1, Reason: degradedCredentials,
 				Message: fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it did not validate the ScaledObject: %v", i, err)}}}
@@ -169,6 +182,8 @@ func (v *ScaledObjectValidator) Check(ctx context.Context, so *kedav1alpha1.Scal
 // annotated InnoDBCluster. It reads the cache (and a router Deployment), never MySQL; an
 // error means the target could not be looked up.
 func (v *ScaledObjectValidator) InScope(ctx context.Context, so *kedav1alpha1.ScaledObject) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, v.opts.DryRunTimeout)
+	defer cancel()
 	_, inScope, err := v.target(ctx, so)
 	return inScope, err
 }
@@ -243,12 +258,12 @@ func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Respo
 
 // checkTrigger resolves trigger i's credentials and, when nothing else is wrong so far
 // (dryRun), runs its query against MySQL; what it finds goes into verdict. An error is a
-// Secret or authentication it could not read.
+// Secret or authentication it could not read. stored: see CheckStored.
 //
 // The values the credentials resolve to came from Secrets or env, and a TriggerAuthentication
 // may map any of them to any parameter: each text that can echo one (the host policy's
 // reasons, the dry-run's errors, MySQL's own messages) goes through secrets.From.
-func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun bool, verdict *validation.Verdict) error {
+func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun, stored bool, verdict *validation.Verdict) error {
 	res, err := v.creds.resolve(ctx, so.Namespace, i, t, envSourceContainer(so, facts))
 	if err != nil {
 		return err
@@ -290,6 +305,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	case res.unresolved != "":
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+res.unresolved)
+		verdict.NotDryRun++
 		return nil
 	}
 	// The host's name is not trusted: the address comes from the API objects behind it.
@@ -306,16 +322,18 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+secrets.From(err.Error())+"; innokeda only connects to the MySQL Operator's services and pods of the cluster, "+
 			"at the addresses the API server gives for them, so only the static checks were made")
+		verdict.NotDryRun++
 		return nil
 	}
 	query := strings.TrimSpace(t.Metadata["query"])
 	obs, err := v.runner.Run(ctx, cfg, dialAddress, query)
-	if scaler && cfg.User == managed.ScalerUser && notGrantedYet(err) {
+	if scaler && !stored && cfg.User == managed.ScalerUser && notGrantedYet(err) {
 		if why := rootFallbackRefused(reads); why != "" {
 			dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 			verdict.Warnings = append(verdict.Warnings, prefix+fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads (innokeda's controller grants it once the ScaledObject is stored, "+
 				"Event %s on InnoDBCluster %s), and %s, so only the static checks were made; KEDA's first polls may fail until the grant",
 				managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name, why))
+			verdict.NotDryRun++
 			return nil
 		}
 		// Admission comes before the grant: the controller grants SELECT on the query's

@@ -654,3 +654,26 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.buf.String()
 }
+
+// TestValidatorStopsAtTheFirstTriggerThatDenies: once the answer is a denial (with
+// --on-unreachable=deny, a trigger that could not be validated), later triggers are not
+// dry-run; with warn, each trigger is.
+func TestValidatorStopsAtTheFirstTriggerThatDenies(t *testing.T) {
+	dials := map[string]int32{}
+	for _, policy := range []string{webhook.OnUnreachableDeny, webhook.OnUnreachableWarn} {
+		t.Run(policy, func(t *testing.T) {
+			l, connections := countingListener(t)
+			so := filled(gen.WithMySQLTrigger(query, "3"),
+				gen.WithTriggerMetadata(1, "host", instances, "port", "3306"), gen.WithAuthenticationRef(1, "", "mycluster-innokeda"))
+			resp := newValidatorFixture(t, l.Addr().String(), policy).handle(t, request(t, admissionv1.Create, so))
+			got := strings.Join(resp.Warnings, "\n") + denial(resp)
+			if !strings.Contains(got, "spec.triggers[0]") || (policy == webhook.OnUnreachableDeny) == strings.Contains(got, "spec.triggers[1]") {
+				t.Errorf("%s: allowed=%v %q", policy, resp.Allowed, got)
+			}
+			dials[policy] = connections.Load()
+		})
+	}
+	if dials[webhook.OnUnreachableDeny] == 0 || dials[webhook.OnUnreachableWarn] != 2*dials[webhook.OnUnreachableDeny] {
+		t.Errorf("connections for two triggers: deny %d, warn %d; want the second trigger dry-run under warn only", dials[webhook.OnUnreachableDeny], dials[webhook.OnUnreachableWarn])
+	}
+}

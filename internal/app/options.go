@@ -229,6 +229,9 @@ func (o *Options) Validate() error {
 	if o.MaxConcurrentDryRuns < 1 {
 		return fmt.Errorf("--dry-run-max-concurrent must be at least 1, not %d", o.MaxConcurrentDryRuns)
 	}
+	if o.AuditInterval > 0 && o.MaxConcurrentDryRuns < 2 {
+		return fmt.Errorf("the audit takes at most half of --dry-run-max-concurrent, so that admissions keep the rest: set it to at least 2, not %d, or turn the audit off with --audit-interval=0", o.MaxConcurrentDryRuns)
+	}
 	return nil
 }
 

@@ -51,6 +51,8 @@ func TestInvalidOptionsAreRejectedBeforeConnecting(t *testing.T) {
 		{"a negative audit rate", []string{"--audit-rate", "-2"}, "--audit-rate must be a positive number, not -2"},
 		{"an unbounded audit rate", []string{"--audit-rate", "+Inf"}, "--audit-rate must be a positive number, not +Inf"},
 		{"an audit rate that is no number", []string{"--audit-rate", "NaN"}, "--audit-rate must be a positive number, not NaN"},
+		{"an audit that would take every dry-run slot", []string{"--dry-run-max-concurrent", "1"},
+			"the audit takes at most half of --dry-run-max-concurrent, so that admissions keep the rest: set it to at least 2, not 1, or turn the audit off with --audit-interval=0"},
 		{"an empty extra DNS name", []string{"--cert-extra-dns-name", ""}, `invalid value "" for flag -cert-extra-dns-name: empty DNS name`},
 	}
 	for _, tc := range tests {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -35,8 +36,9 @@ import (
 type Checker interface {
 	// InScope tells, from the cache and without MySQL, whether Check would check so.
 	InScope(ctx context.Context, so *kedav1alpha1.ScaledObject) (bool, error)
-	// Check runs every check within the webhook's time budget and dry-run slots.
-	Check(ctx context.Context, so *kedav1alpha1.ScaledObject) validation.Verdict
+	// CheckStored runs every check within the webhook's time budget and dry-run slots,
+	// for a ScaledObject that is already stored.
+	CheckStored(ctx context.Context, so *kedav1alpha1.ScaledObject) validation.Verdict
 }
 
 // Options tune the audit.
@@ -98,10 +100,10 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 		Named("audit").
 		Watches(&kedav1alpha1.ScaledObject{}, handler.Funcs{
 			CreateFunc: a.scheduleFirst,
-			// A spec change is re-audited at once: after a fix, AuditPassed should not wait.
+			// A spec change is re-audited soon: after a fix, AuditPassed should not wait.
 			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
-					q.Add(requestFor(e.ObjectNew))
+					q.AddAfter(requestFor(e.ObjectNew), a.grace())
 				}
 			},
 			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
@@ -120,12 +122,25 @@ func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // scheduleFirst spreads the first audits over one interval, at an offset that follows
-// from the ScaledObject's UID: a restart does not audit everything at once.
+// from the ScaledObject's UID: a restart does not audit everything at once. A ScaledObject
+// created since was just checked by the webhook, and waits at least the grace.
 func (a *Auditor) scheduleFirst(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	h := fnv.New64a()
 	h.Write([]byte(e.Object.GetUID()))
-	q.AddAfter(requestFor(e.Object), time.Duration(h.Sum64()%uint64(a.opts.Interval)))
+	offset := time.Duration(h.Sum64() % uint64(a.opts.Interval))
+	if !e.IsInInitialList {
+		offset = max(offset, a.grace())
+	}
+	q.AddAfter(requestFor(e.Object), offset)
 }
+
+// maxGrace is how long a ScaledObject just created or changed waits for its audit at
+// most: the controller grants the scaler account SELECT on its tables right after it is
+// stored (Watches in controller.SetupWithManager), and an audit before then would report
+// the grant not made yet.
+const maxGrace = 10 * time.Second
+
+func (a *Auditor) grace() time.Duration { return min(a.opts.Interval, maxGrace) }
 
 func requestFor(obj client.Object) reconcile.Request {
 	return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)}
@@ -198,15 +213,26 @@ func (a *Auditor) Reconcile(ctx context.Context, req reconcile.Request) (reconci
 	inScope, err := a.checker.InScope(ctx, so)
 	if err == nil && !inScope {
 		a.forget(req.NamespacedName)
-		return reconcile.Result{RequeueAfter: a.opts.Interval}, nil
+		return a.next(), nil
 	}
 	waitStart := a.now()
 	if err := a.limiter.Wait(ctx); err != nil {
 		return reconcile.Result{}, nil // stopping
 	}
 	rateWaitSeconds.Observe(a.now().Sub(waitStart).Seconds())
-	a.record(ctx, so, a.checker.Check(ctx, so))
-	return reconcile.Result{RequeueAfter: a.opts.Interval}, nil
+	// The wait may have been long: audit the ScaledObject as it is now.
+	if err := a.cache.Get(ctx, req.NamespacedName, so); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err) // deleted: the delete event forgets it
+	}
+	a.record(ctx, so, a.checker.CheckStored(ctx, so))
+	return a.next(), nil
+}
+
+// next schedules the next audit, one interval on. The priority queue keeps an item's
+// priority across requeues, and the objects listed at start come in low: every periodic
+// audit is of the same priority, so none waits behind the others under a backlog.
+func (a *Auditor) next() reconcile.Result {
+	return reconcile.Result{RequeueAfter: a.opts.Interval, Priority: ptr.To(0)}
 }
 
 // record updates so's standing and the metrics from verdict, and emits the Event decide

@@ -52,8 +52,9 @@ type notice struct {
 // given the previous one (the zero standing for a ScaledObject not audited yet, which
 // counts as passing). A failure is announced when it starts or changes, and repeated no
 // more often than once per interval; a pass only when it ends a failure. A verdict with
-// parts unchecked and nothing wrong changes nothing: a server that does not answer is the
-// cluster's alert, not every ScaledObject's.
+// parts unchecked or not dry-run and nothing wrong changes nothing: a server that does not
+// answer is the cluster's alert, not every ScaledObject's, and static checks alone do not
+// show that a query works.
 func decide(previous standing, verdict validation.Verdict, now time.Time, interval time.Duration) (outcome string, ev *notice, next standing) {
 	_, whole := verdict.Whole()
 	switch {
@@ -65,7 +66,7 @@ func decide(previous standing, verdict validation.Verdict, now time.Time, interv
 			next.note, next.warned = note, now
 		}
 		return OutcomeFailed, ev, next
-	case whole || len(verdict.Unchecked) > 0:
+	case whole || len(verdict.Unchecked) > 0 || verdict.NotDryRun > 0:
 		return OutcomeUnchecked, nil, previous
 	}
 	if previous.failing {

@@ -53,6 +53,8 @@ func TestDecide(t *testing.T) {
 			&notice{corev1.EventTypeNormal, ReasonPassed, "The ScaledObject passes innokeda's checks again: spec.triggers[0]: dry-run returned 2 in 1ms"}, standing{}},
 		{"a timed-out dry-run keeps a failure as it was", failed, timedOut, t0.Add(time.Hour), OutcomeUnchecked, nil, failed},
 		{"a timed-out dry-run keeps a pass as it was", standing{}, timedOut, t0, OutcomeUnchecked, nil, standing{}},
+		{"a query not dry-run (no ready member to dial) is no pass", failed,
+			validation.Verdict{InScope: true, NotDryRun: 1, Warnings: []string{"spec.triggers[0]: not dry-run: no pod"}}, t0.Add(time.Minute), OutcomeUnchecked, nil, failed},
 		{"a failed lookup is no verdict, whatever else", failed, lookupFailed, t0.Add(time.Hour), OutcomeUnchecked, nil, failed},
 		{"a violation beside an unchecked trigger is a failure", standing{},
 			validation.Verdict{InScope: true, Violations: dropped.Violations, Unchecked: timedOut.Unchecked}, t0, OutcomeFailed,

@@ -13,6 +13,10 @@ type Verdict struct {
 	// Unchecked are the parts that could not be checked (a lookup failed, MySQL did not
 	// answer in time): not a fault of the ScaledObject's.
 	Unchecked []Unchecked
+	// NotDryRun counts the mysql triggers whose query was, by design, not dry-run (a host
+	// or a credential source out of innokeda's reach): only their static checks were made,
+	// and a warning says so.
+	NotDryRun int
 }
 
 // Unchecked is a part of a ScaledObject that could not be checked, and why.

@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/innokeda/innokeda/internal/app"
@@ -36,6 +38,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// The managers' logs are not what these tests read; a failure shows in Events and metrics.
+	logf.SetLogger(logr.Discard())
 	return harness.WithServers(func(cp *harness.ControlPlane, db *harness.MariaDB) int {
 		controlPlane, mariadb = cp, db
 		return m.Run()

@@ -3,6 +3,7 @@ package harness
 import (
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,36 +24,56 @@ type SlowProxy struct {
 	mu     sync.Mutex
 	conns  []net.Conn
 	sent   []int // bytes handed to each client so far, in the order they connected
-	starts []time.Time
-	open   int // connections not closed yet
-	peak   int // most open at once since the last ResetPeak
+	spans  []Span
 }
 
-// StartPlainProxy proxies to target at full speed until the test ends, and keeps count of
-// the connections (Starts, Peak).
+// StartPlainProxy proxies to target at full speed until the test ends, and records each
+// connection's span (Spans).
 func StartPlainProxy(t testing.TB, target string) *SlowProxy {
 	return StartSlowProxy(t, target, 64<<10, 0, 0)
 }
 
-// Starts returns when each connection was accepted, in order.
-func (p *SlowProxy) Starts() []time.Time {
+// Span is when a client's connection was accepted and when the client closed it (zero
+// while open).
+type Span struct{ Start, End time.Time }
+
+// Spans returns the connections' spans, in the order they were accepted.
+func (p *SlowProxy) Spans() []Span {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]time.Time(nil), p.starts...)
+	return append([]Span(nil), p.spans...)
 }
 
-// Peak returns the most connections open at once since the last ResetPeak.
-func (p *SlowProxy) Peak() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.peak
-}
-
-// ResetPeak starts counting the peak again from the connections open now.
-func (p *SlowProxy) ResetPeak() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.peak = p.open
+// MostAtOnce returns the most connections open at once among spans, counting two as
+// overlapping only when they do for longer than slack: a client that closes one
+// connection and opens the next at once is seen to by the proxy a moment late.
+func MostAtOnce(spans []Span, slack time.Duration) int {
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	var edges []edge
+	for _, s := range spans {
+		end := s.End
+		if end.IsZero() {
+			end = time.Now()
+		}
+		if end = end.Add(-slack); end.After(s.Start) {
+			edges = append(edges, edge{s.Start, 1}, edge{end, -1})
+		}
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.delta - b.delta // an end before a start at the same instant
+	})
+	open, most := 0, 0
+	for _, e := range edges {
+		open += e.delta
+		most = max(most, open)
+	}
+	return most
 }
 
 // Sent returns how many bytes of the server's the i-th connection has received so far.
@@ -97,12 +118,16 @@ func (p *SlowProxy) accept(ln net.Listener) {
 		if !ok {
 			return
 		}
-		var both sync.WaitGroup
-		both.Add(2)
-		p.wg.Add(3)
-		go func() { defer p.wg.Done(); defer both.Done(); _, _ = io.Copy(server, client); _ = server.Close() }()
-		go func() { defer p.wg.Done(); defer both.Done(); p.trickle(index, client, server); _ = client.Close() }()
-		go func() { defer p.wg.Done(); both.Wait(); p.mu.Lock(); p.open--; p.mu.Unlock() }()
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			_, _ = io.Copy(server, client)
+			p.mu.Lock()
+			p.spans[index].End = time.Now()
+			p.mu.Unlock()
+			_ = server.Close()
+		}()
+		go func() { defer p.wg.Done(); p.trickle(index, client, server); _ = client.Close() }()
 	}
 }
 
@@ -119,9 +144,7 @@ func (p *SlowProxy) track(start time.Time, conns ...net.Conn) (int, bool) {
 	}
 	p.conns = append(p.conns, conns...)
 	p.sent = append(p.sent, 0)
-	p.starts = append(p.starts, start)
-	p.open++
-	p.peak = max(p.peak, p.open)
+	p.spans = append(p.spans, Span{Start: start})
 	return len(p.sent) - 1, true
 }
 

@@ -67,11 +67,11 @@ func TestHelmChart(t *testing.T) {
 		checkWebhookScoping(t, objs, chartPrefix)
 	})
 
-	t.Run("audit: --audit-interval and --audit-rate from audit.*, 0 turns it off", func(t *testing.T) {
+	t.Run("audit: --audit-interval and --audit-rate from audit.*, 0 turns it off (and frees the last dry-run slot)", func(t *testing.T) {
 		d, _ := objs.options(t, chartPrefix+"innokeda")
 		checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, "5m", "5")
 		for _, off := range []string{"0", "0s"} {
-			d, _ := built(decode(t, helmBytes(t, ns, "--set", "audit.interval="+off))).options(t, chartPrefix+"innokeda")
+			d, _ := built(decode(t, helmBytes(t, ns, "--set", "audit.interval="+off, "--set", "dryRun.maxConcurrent=1"))).options(t, chartPrefix+"innokeda")
 			checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, off, "5")
 		}
 		// --set turns a decimal into a string: the schema takes it as one.
@@ -209,6 +209,7 @@ func TestHelmChartRejectsBadValues(t *testing.T) {
 		{"replicaCount=0", "at '/replicaCount': minimum"},
 		{"podDisruptionBudget.minAvailable=5", "podDisruptionBudget.minAvailable (5) must be less than replicaCount (2)"},
 		{"podDisruptionBudget.minAvailable=100%", "podDisruptionBudget.minAvailable 100% of replicaCount 2 keeps every replica up"},
+		{"dryRun.maxConcurrent=1", "dryRun.maxConcurrent (1) must be at least 2 while the audit runs"},
 		{"certificate.renewBefore=9000h", "certificate.renewBefore (9000h) must be shorter than certificate.validity (8760h)"},
 		{"extraArgs[0]=rm", "at '/extraArgs/0'"},
 	} {

@@ -92,6 +92,10 @@ change.
 {{- if ge $renewBefore $validity -}}
 {{- fail (printf "certificate.renewBefore (%s) must be shorter than certificate.validity (%s), or every certificate would be renewed as soon as it is issued" .Values.certificate.renewBefore .Values.certificate.validity) -}}
 {{- end -}}
+{{- $auditSeconds := include "innokeda.seconds" (toString .Values.audit.interval) | float64 -}}
+{{- if and (gt $auditSeconds 0.0) (lt (int .Values.dryRun.maxConcurrent) 2) -}}
+{{- fail (printf "dryRun.maxConcurrent (%d) must be at least 2 while the audit runs: it takes at most half of the dry-run slots, so that admissions keep the rest; raise it, or set audit.interval=0" (int .Values.dryRun.maxConcurrent)) -}}
+{{- end -}}
 {{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
 {{- fail "serviceAccount.name must name an existing ServiceAccount when serviceAccount.create=false" -}}
 {{- end -}}
