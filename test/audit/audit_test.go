@@ -223,6 +223,36 @@ func TestAuditComesAtOnceWhenTheClusterChanges(t *testing.T) {
 	waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Table 'testdb.audit_sooner' doesn't exist")
 }
 
+// TestAuditComesAtOnceWhenTheRootSecretChanges: spec.secretName moved to a Secret with
+// a wrong password; the controller points its TriggerAuthentication there, and the
+// ScaledObjects that use it are re-audited at once, long before the interval.
+func TestAuditComesAtOnceWhenTheRootSecretChanges(t *testing.T) {
+	const ns = "audit-secret"
+	c := newClient(t, ns)
+	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, 24*time.Hour, 50))
+	cleanUpScaledObjects(t, c, ns)
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database))
+	createCluster(t, c, mgr, cluster)
+	so := gen.ScaledObject(ns, "reads", "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM testtable", "5"))
+	mustCreate(t, c, so)
+
+	moved := gen.Secret(cluster, "root", "not-the-password-4c9")
+	moved.Name = "moved-secret"
+	mustCreate(t, c, moved)
+	latest := &innodbcluster.InnoDBCluster{}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(cluster), latest); err != nil {
+		t.Fatal(err)
+	}
+	latest.Spec.SecretName = moved.Name
+	if err := c.Update(context.Background(), latest); err != nil {
+		t.Fatal(err)
+	}
+	failed := waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Access denied")
+	if strings.Contains(asJSON(t, failed), "not-the-password-4c9") {
+		t.Errorf("the Event holds the Secret's value: %s", failed.Note)
+	}
+}
+
 // TestNoAuditWhenTheIntervalIsZero: --audit-interval=0 audits nothing, not even on a
 // change that would re-audit at once.
 func TestNoAuditWhenTheIntervalIsZero(t *testing.T) {
