@@ -73,7 +73,6 @@ type Auditor struct {
 	// limiter spaces audits out: a burst of one, so that no window of time holds more
 	// audits than the rate allows (plus one).
 	limiter *rate.Limiter
-	now     func() time.Time
 
 	mu sync.Mutex
 	// standings holds every ScaledObject in scope that has been audited.
@@ -89,7 +88,6 @@ func New(cache client.Reader, checker Checker, recorder events.EventRecorder, o 
 	return &Auditor{
 		cache: cache, checker: checker, recorder: recorder, opts: o,
 		limiter:   rate.NewLimiter(rate.Limit(o.Rate), 1),
-		now:       time.Now,
 		standings: map[types.NamespacedName]standing{},
 	}, nil
 }
@@ -162,8 +160,7 @@ func clusterName(obj client.Object) (string, bool) { return obj.GetName(), true 
 // managedAuthenticationCluster names the cluster whose managed TriggerAuthentication
 // (<cluster>-innokeda) obj is.
 func managedAuthenticationCluster(obj client.Object) (string, bool) {
-	cluster, ok := strings.CutSuffix(obj.GetName(), managed.Name(""))
-	return cluster, ok && cluster != ""
+	return managed.ClusterOf(obj.GetName())
 }
 
 // scaledObjectsOf maps an object to the ScaledObjects in its namespace whose target may
@@ -215,11 +212,11 @@ func (a *Auditor) Reconcile(ctx context.Context, req reconcile.Request) (reconci
 		a.forget(req.NamespacedName)
 		return a.next(), nil
 	}
-	waitStart := a.now()
+	waitStart := time.Now()
 	if err := a.limiter.Wait(ctx); err != nil {
 		return reconcile.Result{}, nil // stopping
 	}
-	rateWaitSeconds.Observe(a.now().Sub(waitStart).Seconds())
+	rateWaitSeconds.Observe(time.Since(waitStart).Seconds())
 	// The wait may have been long: audit the ScaledObject as it is now.
 	if err := a.cache.Get(ctx, req.NamespacedName, so); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err) // deleted: the delete event forgets it
@@ -244,7 +241,7 @@ func (a *Auditor) record(ctx context.Context, so *kedav1alpha1.ScaledObject, ver
 		return
 	}
 	a.mu.Lock()
-	outcome, ev, next := decide(a.standings[key], verdict, a.now(), a.opts.Interval)
+	outcome, ev, next := decide(a.standings[key], verdict, time.Now(), a.opts.Interval)
 	a.standings[key] = next
 	a.updateGauges()
 	a.mu.Unlock()

@@ -162,8 +162,8 @@ func clustersPolledBy(_ context.Context, obj client.Object) []reconcile.Request 
 		if t.AuthenticationRef == nil {
 			continue
 		}
-		cluster, ok := strings.CutSuffix(t.AuthenticationRef.Name, managed.Name(""))
-		if !ok || cluster == "" || !managed.UsesManagedAuthentication(t, cluster) {
+		cluster, ok := managed.ClusterOf(t.AuthenticationRef.Name)
+		if !ok || !managed.UsesManagedAuthentication(t, cluster) {
 			continue
 		}
 		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: so.Namespace, Name: cluster}}

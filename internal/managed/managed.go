@@ -41,6 +41,13 @@ const (
 // Name is the name of both objects innokeda keeps for a cluster.
 func Name(cluster string) string { return innodbcluster.ManagedTriggerAuthenticationName(cluster) }
 
+// ClusterOf is the cluster whose managed objects would be called name, if any: Name's
+// inverse. The name alone proves nothing; the caller reads the cluster.
+func ClusterOf(name string) (string, bool) {
+	cluster, ok := strings.CutSuffix(name, Name(""))
+	return cluster, ok && cluster != ""
+}
+
 // WantsTriggerAuthentication tells whether innokeda should keep a TriggerAuthentication for
 // c: it is annotated autofill "true" and does not name a TriggerAuthentication of its own.
 func WantsTriggerAuthentication(c *innodbcluster.InnoDBCluster) bool {

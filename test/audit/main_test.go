@@ -160,29 +160,32 @@ func waitForAuditEvent(t *testing.T, c client.Client, so *kedav1alpha1.ScaledObj
 	return found
 }
 
-// auditRuns returns innokeda_audit_runs_total by outcome, from the registry the managers
-// of this process share.
-func auditRuns(t *testing.T) map[string]float64 {
+// samples returns the samples of metric name from the registry the managers of this
+// process share, keyed by their label values ("" for an unlabelled one).
+func samples(t *testing.T, name string) map[string]float64 {
 	t.Helper()
 	families, err := metrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := map[string]float64{}
+	values := map[string]float64{}
 	for _, f := range families {
-		if f.GetName() != "innokeda_audit_runs_total" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
+			var labels []string
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" {
-					runs[l.GetValue()] = m.GetCounter().GetValue()
-				}
+				labels = append(labels, l.GetValue())
 			}
+			values[strings.Join(labels, ",")] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
-	return runs
+	return values
 }
+
+// auditRuns returns innokeda_audit_runs_total by outcome.
+func auditRuns(t *testing.T) map[string]float64 { return samples(t, "innokeda_audit_runs_total") }
 
 func total(runs map[string]float64) float64 {
 	sum := 0.0
@@ -195,17 +198,11 @@ func total(runs map[string]float64) float64 {
 // gauge returns the value of an unlabelled gauge.
 func gauge(t *testing.T, name string) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
+	values := samples(t, name)
+	if _, ok := values[""]; !ok {
+		t.Fatalf("no gauge %s", name)
 	}
-	for _, f := range families {
-		if f.GetName() == name && len(f.GetMetric()) == 1 {
-			return f.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no gauge %s", name)
-	return 0
+	return values[""]
 }
 
 // asJSON is an object as the API serves it, to search for what must not be there.
