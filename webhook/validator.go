@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,9 @@ type ValidatorOptions struct {
 	// ScalerAccounts: the controller keeps managed scaler accounts (--scaler-accounts),
 	// so the tables of their triggers' queries must be ones it may grant.
 	ScalerAccounts bool
+	// Limits bound what one ScaledObject may cost to check (--max-mysql-triggers,
+	// --max-query-bytes); the zero value means validation.DefaultLimits.
+	Limits validation.Limits
 }
 
 // SetupScaledObjectValidator registers the validating webhook with the manager's webhook
@@ -98,6 +102,12 @@ func NewScaledObjectValidator(scheme *runtime.Scheme, cache, secrets client.Read
 	if o.DryRunTimeout <= 0 {
 		return nil, fmt.Errorf("dry-run timeout must be positive, not %v", o.DryRunTimeout)
 	}
+	if o.Limits == (validation.Limits{}) {
+		o.Limits = validation.DefaultLimits
+	}
+	if o.Limits.MaxMySQLTriggers < 1 || o.Limits.MaxQueryBytes < 1 {
+		return nil, fmt.Errorf("limits must be positive, not %+v", o.Limits)
+	}
 	return &ScaledObjectValidator{
 		cache:   cache,
 		decoder: admission.NewDecoder(scheme),
@@ -123,59 +133,123 @@ func (v *ScaledObjectValidator) Handle(ctx context.Context, req admission.Reques
 		// KEDA's finalizers, labels, annotations: nothing a trigger depends on changed.
 		return admission.Allowed("")
 	}
-	return v.respond(so, v.Check(ctx, so))
+	return v.respond(so, v.check(ctx, so, checkMode{dryRunRequest: ptr.Deref(req.DryRun, false)}))
 }
 
 // Check checks so as admission does, within --dry-run-timeout: static checks, the
 // credentials resolved as KEDA resolves them, and each mysql trigger's query dry-run.
 // It writes nothing and counts only dry-runs.
 func (v *ScaledObjectValidator) Check(ctx context.Context, so *kedav1alpha1.ScaledObject) validation.Verdict {
-	return v.check(ctx, so, false)
+	return v.check(ctx, so, checkMode{})
 }
 
 // CheckStored checks a ScaledObject that is already stored, as the audit does: as Check,
 // except that the controller has had its chance to grant the scaler account, so a missing
 // grant is what KEDA meets, not something to dry-run as root in the account's stead.
 func (v *ScaledObjectValidator) CheckStored(ctx context.Context, so *kedav1alpha1.ScaledObject) validation.Verdict {
-	return v.check(ctx, so, true)
+	return v.check(ctx, so, checkMode{stored: true})
 }
 
-func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.ScaledObject, stored bool) validation.Verdict {
+// checkMode is what the caller knows of the object being checked.
+type checkMode struct {
+	// stored: see CheckStored.
+	stored bool
+	// dryRunRequest: the request will never be stored (kubectl --dry-run=server), so the
+	// controller will never grant for it: no read as root in the scaler account's stead.
+	dryRunRequest bool
+}
+
+// rootFallback tells whether a managed scaler account that has no grant yet may be
+// stood in for by root: only at admission of an object that will be stored.
+func (m checkMode) rootFallback() bool { return !m.stored && !m.dryRunRequest }
+
+// check makes the checks in two passes, so that no I/O can hide what needs none. First,
+// with no I/O and in time that does not depend on the budget: the object's cost against
+// the limits, then every trigger's static checks. A violation found there denies, whatever
+// follows. Then, trigger by trigger, what needs I/O (credentials, servers, the dry-run):
+// a failure there is recorded against that trigger's checks only, never in place of a
+// violation, and the deadline is checked before each trigger.
+func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.ScaledObject, mode checkMode) validation.Verdict {
 	ctx, cancel := context.WithTimeout(ctx, v.opts.DryRunTimeout)
 	defer cancel()
-	facts, inScope, err := v.target(ctx, so)
+	facts, inScope, lookupErr := v.target(ctx, so)
 	if !inScope {
 		return validation.Verdict{}
 	}
 	verdict := validation.Verdict{InScope: true}
-	if err != nil {
-		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
-		verdict.Unchecked = []validation.Unchecked{{Trigger: -1, Reason: degradedLookupFailed,
-			Message: fmt.Sprintf("innokeda could not look up %s %s, so it did not validate the ScaledObject: %v", so.Spec.ScaleTargetRef.Kind, so.Spec.ScaleTargetRef.Name, err)}}
+	if verdict.Violations = validation.Cost(so, v.opts.Limits); len(verdict.Violations) > 0 {
+		return verdict // nothing more is read: an object's cost is bounded before any work
+	}
+
+	workload, containers := validation.UnknownWorkload, []string(nil)
+	if lookupErr == nil {
+		workload, containers = workloadOf(facts), facts.Containers()
+	}
+	verdict.Violations = validation.ScaledObject(so, containers, workload)
+	if lookupErr == nil {
+		verdict.Violations = append(verdict.Violations, v.managedHostViolations(so, facts)...)
+	}
+	if lookupErr != nil {
+		logf.FromContext(ctx).Error(lookupErr, "Could not look up the target of a ScaledObject")
+		verdict.Unchecked = append(verdict.Unchecked, validation.Unchecked{Trigger: -1, Reason: degradedLookupFailed,
+			Message: fmt.Sprintf("innokeda could not look up %s %s, so it made only the checks that need no cluster: %v", so.Spec.ScaleTargetRef.Kind, so.Spec.ScaleTargetRef.Name, lookupErr)})
 		return verdict
 	}
 
-	workload := validation.GroupMembers
-	if _, ok := facts.ReadReplica(); ok {
-		workload = validation.ReadReplicas
-	} else if facts.Router() {
-		workload = validation.Router
-	}
-	verdict.Violations = validation.ScaledObject(so, facts.Containers(), workload)
 	for i, t := range so.Spec.Triggers {
 		if t.Type != autofill.MySQLTriggerType {
+			continue
+		}
+		if ctx.Err() != nil {
+			dryRunsTotal.WithLabelValues(outcomeTimedOut).Inc()
+			notDryRun(&verdict, i, outcomeTimedOut, fmt.Sprintf("innokeda's budget (--dry-run-timeout=%v) ran out before this trigger's credentials were read; only its static checks were made", v.opts.DryRunTimeout))
 			continue
 		}
 		// Once something is wrong (or, with --on-unreachable=deny, could not be
 		// validated), the answer is a denial: later triggers are not dry-run.
 		dryRun := len(verdict.Violations) == 0 && (v.opts.OnUnreachable != OnUnreachableDeny || len(verdict.Unchecked) == 0)
-		if err := v.checkTrigger(ctx, so, facts, i, t, dryRun, stored, &verdict); err != nil {
+		if err := v.checkTrigger(ctx, so, facts, i, t, dryRun, mode, &verdict); err != nil {
 			logf.FromContext(ctx).Error(err, "Could not read a trigger's credentials", "trigger", i)
-			return validation.Verdict{InScope: true, Unchecked: []validation.Unchecked{{Trigger: -1, Reason: degradedCredentials,
-				Message: fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it did not validate the ScaledObject: %v", i, err)}}}
+			notDryRun(&verdict, i, degradedCredentials,
+				fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it checked only what needs none: %v", i, err))
 		}
 	}
 	return verdict
+}
+
+// managedHostViolations checks, before any Secret is read, the host each trigger that
+// uses the TriggerAuthentication innokeda keeps names in its metadata: KEDA takes the
+// metadata's host over the authentication's, and would send the cluster's credentials
+// there. The host was written by the ScaledObject's author, so the message quotes it.
+// checkTrigger checks the host again once the authentication is read.
+func (v *ScaledObjectValidator) managedHostViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts) validation.Violations {
+	var violations validation.Violations
+	for i, t := range so.Spec.Triggers {
+		host := strings.TrimSpace(t.Metadata["host"])
+		if host == "" || !managed.UsesManagedAuthentication(t, facts.Cluster.Name) {
+			continue
+		}
+		port := cmp.Or(strings.TrimSpace(t.Metadata["port"]), strconv.Itoa(innodbcluster.MySQLPort))
+		cfg, _ := dryrun.Params{Host: host, Port: port}.Config()
+		if err := v.opts.Hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace); err != nil {
+			violations.Add(validation.ReasonAuthentication, validation.Invalid(validation.MetadataPath(i, "host"), fmt.Sprintf(
+				"%s: KEDA would send the credentials of TriggerAuthentication %s there; point host and port at the cluster's instances service (%s:%d), or use an authentication of your own",
+				err, managed.Name(facts.Cluster.Name),
+				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, v.opts.Hosts.ClusterDomain), innodbcluster.MySQLPort)))
+		}
+	}
+	return violations
+}
+
+// workloadOf tells what the target runs.
+func workloadOf(facts autofill.Facts) validation.Workload {
+	if _, ok := facts.ReadReplica(); ok {
+		return validation.ReadReplicas
+	}
+	if facts.Router() {
+		return validation.Router
+	}
+	return validation.GroupMembers
 }
 
 // InScope tells whether Check would check so: whether its target is a workload of an
@@ -208,12 +282,16 @@ func (v *ScaledObjectValidator) respond(so *kedav1alpha1.ScaledObject, verdict v
 	if !verdict.InScope {
 		return admission.Allowed("")
 	}
-	if whole, ok := verdict.Whole(); ok {
+	if whole, ok := verdict.Whole(); ok && len(verdict.Violations) == 0 {
 		return v.notValidated(whole.Reason, whole.Message)
 	}
 	violations, warnings := verdict.Violations, verdict.Warnings
 	for _, u := range verdict.Unchecked {
 		degradedTotal.WithLabelValues(webhookValidating, u.Reason).Inc()
+		if u.Trigger < 0 { // what violations were found were found without it: they deny
+			warnings = append(warnings, u.Message)
+			continue
+		}
 		msg := "the query was not validated: " + u.Message
 		if v.opts.OnUnreachable == OnUnreachableDeny {
 			violations.Add(validation.ReasonNotValidated, validation.Invalid(validation.TriggerPath(u.Trigger), msg+"; innokeda is set to deny what it cannot validate (--on-unreachable=deny)"))
@@ -263,7 +341,7 @@ func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Respo
 // The values the credentials resolve to came from Secrets or env, and a TriggerAuthentication
 // may map any of them to any parameter: each text that can echo one (the host policy's
 // reasons, the dry-run's errors, MySQL's own messages) goes through secrets.From.
-func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun, stored bool, verdict *validation.Verdict) error {
+func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun bool, mode checkMode, verdict *validation.Verdict) error {
 	res, err := v.creds.resolve(ctx, so.Namespace, i, t, envSourceContainer(so, facts))
 	if err != nil {
 		return err
@@ -289,6 +367,12 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 				secrets.From(hostErr.Error()), managed.Name(facts.Cluster.Name),
 				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, v.opts.Hosts.ClusterDomain), innodbcluster.MySQLPort)))
 		}
+	}
+	if err == nil && strings.TrimSpace(t.Metadata["dbName"]) == "" && sqltables.SystemSchema(cfg.DBName) != "" && sqltables.HasUnqualified(strings.TrimSpace(t.Metadata["query"])) {
+		// The database came from the authentication, not from the author: the message
+		// says where it came from, not what it is.
+		violations.Add(validation.ReasonSystemSchema, validation.Invalid(validation.MetadataPath(i, "query"),
+			"the query names a table without a schema, and the database the trigger's connection opens (from its authentication) is a system schema that no scaler's query may read: qualify every table with your application's schema"))
 	}
 	scaler, settings := v.pollsAsScalerAccount(facts, t)
 	var reads sqltables.Reads
@@ -327,7 +411,14 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	}
 	query := strings.TrimSpace(t.Metadata["query"])
 	obs, err := v.runner.Run(ctx, cfg, dialAddress, query)
-	if scaler && !stored && cfg.User == managed.ScalerUser && notGrantedYet(err) {
+	asRoot := false
+	if scaler && mode.dryRunRequest && cfg.User == managed.ScalerUser && notGrantedYet(err) {
+		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
+		verdict.Warnings = append(verdict.Warnings, prefix+fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads, and a dry-run request is never stored, so innokeda's controller will not grant it and innokeda does not read as root in its stead; only the static checks were made", managed.ScalerUser))
+		verdict.NotDryRun++
+		return nil
+	}
+	if scaler && mode.rootFallback() && cfg.User == managed.ScalerUser && notGrantedYet(err) {
 		if why := rootFallbackRefused(reads); why != "" {
 			dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 			verdict.Warnings = append(verdict.Warnings, prefix+fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads (innokeda's controller grants it once the ScaledObject is stored, "+
@@ -339,16 +430,18 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		// Admission comes before the grant: the controller grants SELECT on the query's
 		// tables once the ScaledObject is stored. Every table was checked to be one it may
 		// grant, and the query reads no privilege-dependent information_schema table and
-		// calls only built-in functions, so root reads what the account will read then.
+		// calls only the guard's built-ins, so root reads what the account will read then;
+		// judge shows the value to no one.
 		var rootCfg *mysql.Config
 		if rootCfg, err = v.rootAccount(ctx, facts.Cluster, cfg, secrets); err == nil {
 			obs, err = v.runner.Run(ctx, rootCfg, dialAddress, query)
+			asRoot = true
 			verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("%sMySQL account %s has no SELECT yet on a table the query reads: innokeda's controller grants it once the ScaledObject is stored "+
 				"(Event %s on InnoDBCluster %s), KEDA's first polls may fail until then; the dry-run ran as the cluster's root account, over the same tables",
 				prefix, managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name))
 		}
 	}
-	v.judge(prefix, i, so, t, obs, err, secrets, verdict)
+	v.judge(prefix, i, so, t, obs, err, asRoot, secrets, verdict)
 	return nil
 }
 
@@ -382,30 +475,14 @@ func scalerViolations(i int, t kedav1alpha1.ScaleTriggers, dbName string, settin
 // controllerGrantsEvent is the Event the controller emits when it grants.
 const controllerGrantsEvent = "ScalerGrantsUpdated"
 
-// rootFallbackFunctions are the built-in functions a query may call for its dry-run to
-// be run as root while the scaler account has no grant yet: each computes from its
-// arguments alone. A stored function (SQL SECURITY INVOKER ones run with the caller's
-// rights) or anything else could read, as root, more than the account will.
-var rootFallbackFunctions = map[string]bool{
-	"abs": true, "ceil": true, "ceiling": true, "floor": true, "round": true, "truncate": true, "mod": true, "sign": true,
-	"greatest": true, "least": true, "coalesce": true, "ifnull": true, "if": true, "nullif": true, "isnull": true,
-	"now": true, "current_timestamp": true, "utc_timestamp": true, "unix_timestamp": true, "from_unixtime": true,
-	"curdate": true, "current_date": true, "date": true, "date_sub": true, "date_add": true, "subdate": true, "adddate": true,
-	"timestampdiff": true, "timestampadd": true, "datediff": true, "timediff": true, "time_to_sec": true,
-	"length": true, "char_length": true, "lower": true, "upper": true, "concat": true, "substring": true, "substr": true, "trim": true,
-}
-
 // rootFallbackRefused says why reads may not be dry-run as root in the account's stead,
 // or "".
 func rootFallbackRefused(reads sqltables.Reads) string {
 	if len(reads.InformationSchema) > 0 {
 		return fmt.Sprintf("the query reads information_schema.%s, whose rows depend on who reads them", strings.Join(reads.InformationSchema, ", information_schema."))
 	}
-	for _, f := range reads.Functions {
-		if !rootFallbackFunctions[f] {
-			return fmt.Sprintf("the query calls %s(), which is not one of the built-in functions innokeda runs as root in the account's stead", f)
-		}
-	}
+	// Functions need no check here: the guard admits only built-ins that compute from
+	// their arguments alone (dryrun's allowedFunctions).
 	return ""
 }
 
@@ -444,7 +521,11 @@ func (v *ScaledObjectValidator) rootAccount(ctx context.Context, cluster *innodb
 
 // judge adds a dry-run's outcome to verdict; error texts that may echo a credential go
 // through secrets.From.
-func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error, secrets *redact.Secrets, verdict *validation.Verdict) {
+//
+// asRoot: the query ran as root in the scaler account's stead, over tables the account has
+// not been granted yet: KEDA has never shown their content to the author, so neither does
+// innokeda; the value's shape is checked, the value is not given.
+func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error, asRoot bool, secrets *redact.Secrets, verdict *validation.Verdict) {
 	violations := &verdict.Violations
 	var serverErr *dryrun.ServerError
 	var refused *dryrun.RefusedError
@@ -492,6 +573,13 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 	dryRunsTotal.WithLabelValues(outcomeSucceeded).Inc()
 	queryValue, _ := validation.ParseNumber(t.Metadata["queryValue"])                                          // checked before the dry-run
 	minReplicas, maxReplicas := ptr.Deref(so.Spec.MinReplicaCount, 0), ptr.Deref(so.Spec.MaxReplicaCount, 100) // KEDA's defaults
+	if asRoot {
+		verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("%sdry-run as root returned one number in %dms, not shown: the scaler account may not read those tables yet", prefix, obs.Took.Milliseconds()))
+		if obs.Rows > 1 {
+			verdict.Warnings = append(verdict.Warnings, prefix+"the query returned more than one row; KEDA silently uses the first: make it return exactly one")
+		}
+		return
+	}
 	number := strconv.FormatFloat(value, 'g', -1, 64)
 	verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("%sdry-run returned %s in %dms: KEDA would aim at %d replica(s), ceil(%s / %s) within [%d, %d]",
 		prefix, number, obs.Took.Milliseconds(), dryrun.Replicas(value, queryValue, minReplicas, maxReplicas),

@@ -178,6 +178,12 @@ func denial(resp admission.Response) string {
 func TestValidatorAgainstMariaDB(t *testing.T) {
 	db := harness.SharedMariaDB(t)
 	ctx := context.Background()
+	// A table the application's account has no grant on.
+	for _, stmt := range []string{"CREATE DATABASE IF NOT EXISTS privdb", "CREATE TABLE IF NOT EXISTS privdb.secrets (a INT)"} {
+		if _, err := db.Admin().ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
 	extra := []client.Object{
 		secretObj("wrong", map[string]string{"password": wrongPW, "user": harness.AppUser}),
 		triggerAuth("wrong-password", ref("password", "wrong", "password"), ref("username", "wrong", "user")),
@@ -249,7 +255,7 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 			wantDenied: []string{"spec.triggers[0].metadata.query: Invalid value: MySQL rejected the query: MySQL error 1146 (ER_NO_SUCH_TABLE): Table 'testdb.nope' doesn't exist"}},
 		{name: "unknown column", so: filled(withQuery("SELECT COUNT(nope) FROM testdb.testtable")),
 			wantDenied: []string{"MySQL rejected the query: MySQL error 1054 (ER_BAD_FIELD_ERROR): Unknown column 'nope'"}},
-		{name: "missing privilege", so: filled(withQuery("SELECT COUNT(*) FROM mysql.user")),
+		{name: "missing privilege", so: filled(withQuery("SELECT COUNT(*) FROM privdb.secrets")),
 			wantDenied: []string{"MySQL rejected the query: MySQL error 1142 (ER_TABLEACCESS_DENIED_ERROR): SELECT command denied to user '[redacted]'"}},
 		{name: "wrong password", so: filled(gen.WithAuthenticationRef(0, "", "wrong-password")),
 			wantDenied: []string{"spec.triggers[0].authenticationRef: Invalid value: MySQL refused the connection: MySQL error 1045 (ER_ACCESS_DENIED_ERROR): Access denied for user '[redacted]'@'127.0.0.1' (using password: YES): check the user name, password and database"}},
@@ -261,7 +267,9 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 		{name: "write: a second statement", so: filled(withQuery("SELECT 1; DROP TABLE testdb.testtable")), wantDenied: []string{"holds 2 statements"}},
 		{name: "write: FOR UPDATE", so: filled(withQuery("SELECT COUNT(*) FROM testdb.testtable FOR UPDATE")), wantDenied: []string{"takes row locks"}},
 		{name: "write: a stored function that writes", so: filled(withQuery("SELECT testdb.sneaky()")),
-			wantDenied: []string{"MySQL rejected the query: MySQL error 1792 (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION): Cannot execute statement in a READ ONLY transaction"}},
+			wantDenied: []string{"the query calls testdb.sneaky: a schema-qualified function is a stored function"}},
+		{name: "read: the mysql schema, as root", so: filled(withQuery("SELECT COUNT(*) FROM mysql.user")),
+			wantDenied: []string{"the query reads mysql.user, in the mysql schema"}},
 	}
 	var responses []admission.Response
 	for _, tc := range tests {
@@ -396,8 +404,12 @@ func TestValidatorWithinBudgetWhenTheServerHangs(t *testing.T) {
 		}
 		return resp
 	}
-	t.Run("SELECT SLEEP(60)", func(t *testing.T) {
-		check(t, filled(withQuery("SELECT SLEEP(60)")))
+	t.Run("a table another session has locked", func(t *testing.T) {
+		// SLEEP is refused by the guard; a lock held by another session makes the query
+		// wait as long as the server lets it.
+		query, release := db.HoldTable(t)
+		check(t, filled(withQuery(query)))
+		release()
 		if running, err := db.RunningQueries(ctx); err != nil || len(running) != 0 {
 			t.Errorf("queries still running on the server: %q (%v)", running, err)
 		}

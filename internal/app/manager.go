@@ -36,6 +36,7 @@ import (
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/secretcache"
 	"github.com/innokeda/innokeda/internal/servingcert"
+	"github.com/innokeda/innokeda/internal/validation"
 	innokedawebhook "github.com/innokeda/innokeda/webhook"
 )
 
@@ -169,6 +170,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		KEDANamespace:        o.KEDANamespace,
 		Hosts:                hosts,
 		ScalerAccounts:       o.ScalerAccounts,
+		Limits:               validation.Limits{MaxMySQLTriggers: o.MaxMySQLTriggers, MaxQueryBytes: o.MaxQueryBytes},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up the validating webhook: %w", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/controller"
 	"github.com/innokeda/innokeda/internal/servingcert"
+	"github.com/innokeda/innokeda/internal/validation"
 )
 
 // Options configure the innokeda manager. Each has a command-line flag of the same name.
@@ -59,6 +60,9 @@ type Options struct {
 	KEDANamespace        string
 	DryRunHostAliases    map[string]string
 	DryRunAllowedHosts   []string
+	// MaxMySQLTriggers and MaxQueryBytes bound what one ScaledObject may cost to check.
+	MaxMySQLTriggers int
+	MaxQueryBytes    int
 
 	// AuditInterval is how often the leader audits each ScaledObject in scope again; 0
 	// turns the audit off. AuditRate bounds the audits begun per second.
@@ -113,6 +117,8 @@ func DefaultOptions() Options {
 		DryRunTimeout:                  2 * time.Second,
 		OnUnreachable:                  "warn",
 		MaxConcurrentDryRuns:           4,
+		MaxMySQLTriggers:               validation.DefaultLimits.MaxMySQLTriggers,
+		MaxQueryBytes:                  validation.DefaultLimits.MaxQueryBytes,
 		KEDANamespace:                  "keda",
 		AuditInterval:                  5 * time.Minute,
 		AuditRate:                      5,
@@ -154,6 +160,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.DryRunTimeout, "dry-run-timeout", o.DryRunTimeout, "Time budget for validating one ScaledObject, dry-runs of its queries included.")
 	fs.StringVar(&o.OnUnreachable, "on-unreachable", o.OnUnreachable, "When a query cannot be dry-run (server unreachable, too slow, too busy): \"warn\" admits with a warning, \"deny\" denies.")
 	fs.IntVar(&o.MaxConcurrentDryRuns, "dry-run-max-concurrent", o.MaxConcurrentDryRuns, "Most dry-runs (MySQL connections) at once; more wait, within the time budget.")
+	fs.IntVar(&o.MaxMySQLTriggers, "max-mysql-triggers", o.MaxMySQLTriggers, "Most mysql triggers in one ScaledObject; one with more is denied before any of its checks run.")
+	fs.IntVar(&o.MaxQueryBytes, "max-query-bytes", o.MaxQueryBytes, "Most bytes of mysql queries in one ScaledObject, all its triggers together; one with more is denied before any of its checks run.")
 	fs.StringVar(&o.KEDANamespace, "keda-namespace", o.KEDANamespace, "KEDA's namespace, where the Secrets of ClusterTriggerAuthentications live.")
 	fs.Func("dry-run-host-alias", "NAME=ADDRESS:PORT: dial ADDRESS:PORT when a dry-run is allowed to connect to host NAME (for tests and the demo; repeatable). Applied after the checks of NAME, so it never widens which hosts are allowed.", func(s string) error {
 		name, addr, ok := strings.Cut(s, "=")
@@ -188,6 +196,13 @@ func appendName(names *[]string, what string) func(string) error {
 		return nil
 	}
 }
+
+// The ceilings of --max-mysql-triggers and --max-query-bytes: above them, parsing one
+// ScaledObject's queries alone could take a good part of the budget.
+const (
+	hardMaxMySQLTriggers = 64
+	hardMaxQueryBytes    = 256 << 10
+)
 
 // Validate reports options that cannot work.
 func (o *Options) Validate() error {
@@ -225,6 +240,12 @@ func (o *Options) Validate() error {
 	}
 	if o.AuditInterval > 0 && (!(o.AuditRate > 0) || math.IsInf(o.AuditRate, 1)) {
 		return fmt.Errorf("--audit-rate must be a positive number, not %v", o.AuditRate)
+	}
+	if o.MaxMySQLTriggers < 1 || o.MaxQueryBytes < 1 {
+		return fmt.Errorf("--max-mysql-triggers and --max-query-bytes must be at least 1, not %d and %d", o.MaxMySQLTriggers, o.MaxQueryBytes)
+	}
+	if o.MaxMySQLTriggers > hardMaxMySQLTriggers || o.MaxQueryBytes > hardMaxQueryBytes {
+		return fmt.Errorf("--max-mysql-triggers and --max-query-bytes must be at most %d and %d, so that checking one ScaledObject stays within --dry-run-timeout, not %d and %d", hardMaxMySQLTriggers, hardMaxQueryBytes, o.MaxMySQLTriggers, o.MaxQueryBytes)
 	}
 	if o.MaxConcurrentDryRuns < 1 {
 		return fmt.Errorf("--dry-run-max-concurrent must be at least 1, not %d", o.MaxConcurrentDryRuns)

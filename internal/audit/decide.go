@@ -58,7 +58,7 @@ type notice struct {
 func decide(previous standing, verdict validation.Verdict, now time.Time, interval time.Duration) (outcome string, ev *notice, next standing) {
 	_, whole := verdict.Whole()
 	switch {
-	case !whole && len(verdict.Violations) > 0:
+	case len(verdict.Violations) > 0: // found without what could not be checked: they stand
 		note := truncate("KEDA would fail on this ScaledObject: " + verdict.Violations.Message())
 		next = standing{failing: true, note: previous.note, warned: previous.warned}
 		if !previous.failing || note != previous.note || now.Sub(previous.warned) >= interval {

@@ -6,6 +6,7 @@ package dryrun_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -104,6 +105,12 @@ func TestHostileQueriesChangeNothing(t *testing.T) {
 			"SELECT SETVAL(testdb.seq, 1000)",
 			"SELECT COUNT(*) FROM testdb.testtable WHERE GET_LOCK('app-lock', 0) = 1",
 			"SELECT LENGTH(LOAD_FILE('/etc/passwd'))",
+			"SELECT mariadb_schema.get_lock('app-lock', 0)",
+			"SELECT oracle_schema.get_lock('app-lock', 0)",
+			"SELECT `maxdb_schema` . get_lock('app-lock', 0)",
+			"SELECT LENGTH(mariadb_schema.load_file('/etc/passwd'))",
+			"SELECT COUNT(*) FROM testdb.testtable WHERE oracle_schema.sleep(1) = 0",
+			"SELECT @a := 1",
 		},
 		"statements that write": {
 			"DROP TABLE testdb.victim1",
@@ -131,6 +138,43 @@ func TestHostileQueriesChangeNothing(t *testing.T) {
 				unchanged(t, server, before)
 			})
 		}
+	}
+}
+
+// TestQualifiedBuiltinsAreNeverRun: MariaDB runs its built-ins under the names
+// mariadb_schema.X, oracle_schema.X and maxdb_schema.X. The admin connection shows the
+// attack is real (the qualified GET_LOCK takes the lock); through the Runner, as root, it
+// is refused before a connection is made, and the lock stays free.
+func TestQualifiedBuiltinsAreNeverRun(t *testing.T) {
+	server := harness.SharedMariaDB(t)
+	ctx := context.Background()
+	for _, schema := range []string{"mariadb_schema", "oracle_schema", "maxdb_schema", "`mariadb_schema`"} {
+		t.Run(schema, func(t *testing.T) {
+			var taken sql.NullInt64
+			conn, err := server.Admin().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.QueryRowContext(ctx, "SELECT "+schema+".get_lock('held-by-admin', 0)").Scan(&taken); err != nil || taken.Int64 != 1 {
+				t.Fatalf("MariaDB did not run %s.get_lock for the admin (%v, %v): the attack this test guards against is not there", schema, taken, err)
+			}
+			_, _ = conn.ExecContext(ctx, "DO RELEASE_LOCK('held-by-admin')")
+			_ = conn.Close()
+
+			connected := connections(t, server)
+			_, err, _ = run(t, 2*time.Second, rootConfig(server), "SELECT "+schema+".get_lock('app-lock', 0)")
+			var refused *dryrun.RefusedError
+			if !errors.As(err, &refused) {
+				t.Errorf("error = %v, want a refusal", err)
+			}
+			if n := connections(t, server); n != connected {
+				t.Errorf("the dry-run connected to the server (%d connections, then %d)", connected, n)
+			}
+			var free sql.NullInt64
+			if err := server.Admin().QueryRowContext(ctx, "SELECT IS_FREE_LOCK('app-lock')").Scan(&free); err != nil || free.Int64 != 1 {
+				t.Errorf("IS_FREE_LOCK('app-lock') = %v (%v), want 1", free, err)
+			}
+		})
 	}
 }
 
@@ -294,7 +338,7 @@ func TestTheBudgetHoldsOnASlowStream(t *testing.T) {
 		slotFree(t)
 	})
 	t.Run("a server that stops mid-result", func(t *testing.T) {
-		const query = "SELECT REPEAT('x', 60000)"
+		query := server.LongValueQuery(t, 60000)
 		// Measure the whole exchange at full speed, then stall 1000 bytes before its end:
 		// inside the 60 kB value.
 		counter := harness.StartSlowProxy(t, server.Addr, 1<<16, 0, 0)
@@ -326,6 +370,7 @@ func TestLargeValuesAreNotRead(t *testing.T) {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		t.Fatalf("reset the peak RSS: %v", err)
 	}
+	query := server.LongValueQuery(t, 60000000)
 	runner := dryrun.NewRunner(4)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -335,7 +380,7 @@ func TestLargeValuesAreNotRead(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_, errs[i] = runner.Run(ctx, cfg, server.Addr, "SELECT REPEAT('x', 60000000)")
+			_, errs[i] = runner.Run(ctx, cfg, server.Addr, query)
 		}()
 	}
 	wg.Wait()

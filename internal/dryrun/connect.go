@@ -34,12 +34,66 @@ type Params struct {
 var ErrNotADSN = errors.New("is not a go-sql-driver DSN such as user:password@tcp(host:3306)/db (a bare IP address or service name is not one): " +
 	"use the trigger's host and port instead, or write a complete DSN")
 
+// allowedDSNParameters are the go-sql-driver parameters a connection string may set: each
+// changes how the client connects or reads results, none the server session KEDA's polls
+// run in (a session variable such as autocommit=0 would make KEDA hold a transaction, and
+// its locks, across polls), and none widens what a query may do (multiStatements,
+// allowAllFiles) or how credentials travel (allowCleartextPasswords). charset and collation
+// set the connection's character set, which no query the guard admits (printable ASCII)
+// reads differently.
+var allowedDSNParameters = setOf("tls", "timeout", "readTimeout", "writeTimeout", "parseTime", "loc",
+	"checkConnLiveness", "charset", "collation")
+
+// knownDSNParameters may be named in a message: the connection string comes from a Secret,
+// so only a name from this fixed list, never the text itself, is quoted.
+var knownDSNParameters = setOf("allowAllFiles", "allowCleartextPasswords", "allowFallbackToPlaintext",
+	"allowNativePasswords", "allowOldPasswords", "clientFoundRows", "columnsWithAlias", "interpolateParams",
+	"maxAllowedPacket", "multiStatements", "rejectReadOnly", "serverPubKey", "connectionAttributes",
+	"compress", "autocommit", "tx_isolation", "transaction_isolation", "transaction_read_only", "tx_read_only",
+	"sql_mode", "time_zone", "wait_timeout", "innodb_lock_wait_timeout", "lock_wait_timeout",
+	"max_execution_time", "max_statement_time", "sql_safe_updates", "foreign_key_checks", "sql_log_bin")
+
+// checkDSNParameters refuses a DSN that sets a parameter not on allowedDSNParameters.
+// dsn has parsed: its parameters are what follows the first '?' after its last '/'.
+func checkDSNParameters(dsn string) error {
+	slash := strings.LastIndexByte(dsn, '/')
+	q := strings.IndexByte(dsn[slash+1:], '?')
+	if q < 0 {
+		return nil
+	}
+	for _, pair := range strings.Split(dsn[slash+1+q+1:], "&") {
+		name, _, _ := strings.Cut(pair, "=")
+		if name == "" || allowedDSNParameters[name] {
+			continue
+		}
+		what := "a parameter that is not one innokeda admits"
+		if knownDSNParameters[name] {
+			what = "parameter " + name
+		}
+		return fmt.Errorf("sets %s: a connection string may set only %s, which change no server session state; "+
+			"KEDA would set anything else (a session variable, a driver option) on every connection it polls with: remove it", what, strings.Join(sortedKeys(allowedDSNParameters), ", "))
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // Config returns the go-sql-driver configuration KEDA would connect with.
 func (p Params) Config() (*mysql.Config, error) {
 	if p.ConnectionString != "" {
 		cfg, err := mysql.ParseDSN(p.ConnectionString)
 		if err != nil {
 			return nil, ErrNotADSN
+		}
+		if err := checkDSNParameters(p.ConnectionString); err != nil {
+			return nil, err
 		}
 		return cfg, nil
 	}

@@ -287,3 +287,39 @@ func TestConnectionStringThatIsNotADSN(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionStringParametersByAllowlist: a DSN from a Secret may set only parameters
+// that change no session state; a refusal names a parameter only when it is a known word,
+// never the rest of the text.
+func TestConnectionStringParametersByAllowlist(t *testing.T) {
+	admitted := []string{
+		"keda:pw@tcp(db:3306)/app",
+		"keda:pw@tcp(db:3306)/app?tls=true&timeout=2s&readTimeout=1s&writeTimeout=1s",
+		"keda:pw@tcp(db:3306)/app?parseTime=true&loc=UTC&charset=utf8mb4&collation=utf8mb4_bin&checkConnLiveness=true",
+		"keda:p?w/x@tcp(db:3306)/app", // '?' and '/' inside the password
+	}
+	for _, dsn := range admitted {
+		if _, err := (Params{ConnectionString: dsn}).Config(); err != nil {
+			t.Errorf("Config(%q) = %v, want it admitted", dsn, err)
+		}
+	}
+	refused := map[string]string{
+		"keda:pw@tcp(db:3306)/app?autocommit=0":                             "parameter autocommit",
+		"keda:pw@tcp(db:3306)/app?tls=true&tx_isolation=%27SERIALIZABLE%27": "parameter tx_isolation",
+		"keda:pw@tcp(db:3306)/app?allowAllFiles=true":                       "parameter allowAllFiles",
+		"keda:pw@tcp(db:3306)/app?multiStatements=true":                     "parameter multiStatements",
+		"keda:pw@tcp(db:3306)/app?allowCleartextPasswords=1":                "parameter allowCleartextPasswords",
+		"keda:pw@tcp(db:3306)/app?sql_mode=%27ORACLE%27":                    "parameter sql_mode",
+		"keda:pw@tcp(db:3306)/app?s3cr3t_guess=1":                           "a parameter that is not one innokeda admits",
+	}
+	for dsn, want := range refused {
+		_, err := (Params{ConnectionString: dsn}).Config()
+		if err == nil || !strings.Contains(err.Error(), "sets "+want+":") {
+			t.Errorf("Config(%q) = %v, want a refusal naming %s", dsn, err, want)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "pw@") {
+			t.Errorf("Config(%q): the refusal quotes the connection string: %v", dsn, err)
+		}
+	}
+}

@@ -121,8 +121,10 @@ func checkStatements(stmts []ast.StmtNode) error {
 	return v.err
 }
 
-// readOnlyVisitor looks through every SELECT in the tree, subqueries included, and every
-// function call.
+// readOnlyVisitor admits a tree only if every node in it is of a kind on the list below
+// (allow by list: a construct innokeda does not know is refused, never let through), every
+// function is a built-in on allowedFunctions, called without a schema, and no SELECT
+// writes its result or takes locks.
 type readOnlyVisitor struct{ err error }
 
 func (v *readOnlyVisitor) Enter(n ast.Node) (ast.Node, bool) {
@@ -138,25 +140,100 @@ func (v *readOnlyVisitor) Enter(n ast.Node) (ast.Node, bool) {
 			v.err = errors.New("takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database")
 		}
 	case *ast.FuncCallExpr:
-		if why, ok := statefulFunctions[n.FnName.L]; ok && n.Schema.L == "" {
-			v.err = fmt.Errorf("calls %s, which %s: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it",
-				strings.ToUpper(n.FnName.O), why)
+		v.err = checkFunction(n.Schema.O, n.FnName.O, n.FnName.L)
+	case *ast.AggregateFuncExpr:
+		if !allowedAggregates[strings.ToLower(n.F)] {
+			v.err = fmt.Errorf("calls the aggregate %s, which is not one innokeda admits: use COUNT, SUM, AVG, MIN or MAX", strings.ToUpper(n.F))
 		}
+	case ast.ParamMarkerExpr:
+		v.err = errors.New("holds a ? placeholder, which KEDA never binds: write the value into the query")
+	case ast.ValueExpr,
+		*ast.SetOprStmt, *ast.SetOprSelectList, *ast.WithClause, *ast.CommonTableExpression,
+		*ast.FieldList, *ast.SelectField, *ast.TableRefsClause, *ast.Join, *ast.TableSource,
+		*ast.TableName, *ast.OnCondition, *ast.GroupByClause, *ast.HavingClause,
+		*ast.OrderByClause, *ast.ByItem, *ast.Limit,
+		*ast.SubqueryExpr, *ast.ExistsSubqueryExpr, *ast.CompareSubqueryExpr,
+		*ast.PatternInExpr, *ast.PatternLikeOrIlikeExpr, *ast.PatternRegexpExpr,
+		*ast.BinaryOperationExpr, *ast.UnaryOperationExpr, *ast.ParenthesesExpr,
+		*ast.ColumnNameExpr, *ast.ColumnName, *ast.FuncCastExpr, *ast.CaseExpr, *ast.WhenClause,
+		*ast.BetweenExpr, *ast.IsNullExpr, *ast.IsTruthExpr, *ast.RowExpr,
+		*ast.TimeUnitExpr, *ast.TrimDirectionExpr, *ast.PositionExpr, *ast.SetCollationExpr:
+	case *ast.VariableExpr:
+		v.err = errors.New("reads or sets a variable (@name or @@name): a scaler's query computes its number from tables and literals only; remove it")
+	default:
+		v.err = fmt.Errorf("uses %s, which is not one of the constructs innokeda admits in a scaler's query (a SELECT of columns, literals, operators, subqueries and the functions the README lists): remove it", nodeKind(n))
 	}
 	return n, v.err != nil
 }
 
-// statefulFunctions are the built-in functions a SELECT may call that change the server's
-// state or reach outside the database. The dry-run's read-only transaction stops the
-// sequence writes, but KEDA polls with no transaction; a named lock taken on KEDA's pooled
-// connection stays held; LOAD_FILE reads the server's files with the account's FILE right.
+// checkFunction admits a call of a built-in function on allowedFunctions, written without
+// a schema. A schema-qualified name is a stored function, whose body innokeda cannot see,
+// or, on MariaDB, a built-in reached by another name (mariadb_schema.GET_LOCK,
+// oracle_schema.LOAD_FILE run the built-ins): neither is admitted.
+func checkFunction(schema, name, lower string) error {
+	if schema != "" {
+		return fmt.Errorf("calls %s.%s: a schema-qualified function is a stored function or, on MariaDB, a built-in by another name; call only the built-in functions innokeda lists, without a schema", schema, name)
+	}
+	if allowedFunctions[lower] {
+		return nil
+	}
+	if why, ok := statefulFunctions[lower]; ok {
+		return fmt.Errorf("calls %s, which %s: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it", strings.ToUpper(name), why)
+	}
+	return fmt.Errorf("calls %s, which is not one of the built-in functions innokeda admits in a scaler's query (arithmetic, rounding, COALESCE, IFNULL, IF, date and time, string length and case, CAST and CONVERT; the README lists them): remove it", strings.ToUpper(name))
+}
+
+// allowedFunctions are the built-in functions a query may call, by the lower-case name
+// TiDB's parser gives them. Each computes its value from its arguments (and the clock)
+// alone: none reads a file, a variable, the session or the server's state, takes a lock,
+// waits or writes, so running one as any account, root included, shows nothing more than
+// the tables the query reads. A new entry must keep that true.
+var allowedFunctions = setOf(
+	// arithmetic and rounding
+	"abs", "ceil", "ceiling", "floor", "round", "truncate", "mod", "sign", "greatest", "least",
+	"pow", "power", "sqrt", "exp", "ln", "log", "log2", "log10",
+	// conditions and NULLs
+	"coalesce", "ifnull", "if", "nullif", "isnull",
+	// date and time
+	"now", "current_timestamp", "localtime", "localtimestamp", "utc_timestamp", "utc_date", "utc_time",
+	"curdate", "current_date", "curtime", "current_time", "unix_timestamp", "from_unixtime",
+	"date", "time", "date_sub", "date_add", "subdate", "adddate", "timestampdiff", "timestampadd",
+	"datediff", "timediff", "time_to_sec", "sec_to_time", "to_days", "to_seconds", "extract",
+	"year", "month", "day", "dayofmonth", "hour", "minute", "second", "week", "weekday",
+	"dayofweek", "dayofyear", "last_day",
+	// strings: length, case and pieces
+	"length", "char_length", "character_length", "octet_length", "lower", "upper", "lcase", "ucase",
+	"concat", "concat_ws", "substring", "substr", "left", "right", "trim", "ltrim", "rtrim",
+	"char_func", // CHAR(92)
+	// CONVERT(expr USING charset); CAST and CONVERT(expr, type) are FuncCastExpr nodes
+	"convert",
+)
+
+// allowedAggregates are the aggregate functions a query may use.
+var allowedAggregates = setOf("count", "sum", "avg", "min", "max")
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// statefulFunctions explain, for the built-ins people most often try, why they are not
+// on allowedFunctions. They decide nothing: a function missing from allowedFunctions is
+// refused whether or not it is here.
 var statefulFunctions = map[string]string{
 	"nextval":                           "advances a sequence",
 	"setval":                            "sets a sequence",
 	"get_lock":                          "takes a named lock that KEDA's pooled connection would keep",
 	"release_lock":                      "releases a named lock",
 	"release_all_locks":                 "releases named locks",
+	"is_free_lock":                      "probes named locks",
+	"is_used_lock":                      "probes named locks",
 	"load_file":                         "reads a file of the database server",
+	"sleep":                             "waits",
+	"benchmark":                         "burns the server's CPU",
 	"master_pos_wait":                   "waits for replication",
 	"source_pos_wait":                   "waits for replication",
 	"master_gtid_wait":                  "waits for replication",
@@ -165,6 +242,15 @@ var statefulFunctions = map[string]string{
 }
 
 func (v *readOnlyVisitor) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// nodeKind names a node for a message: *ast.WindowFuncExpr is "WindowFunc".
+func nodeKind(n ast.Node) string {
+	t := reflect.TypeOf(n)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return strings.TrimSuffix(t.Name(), "Expr")
+}
 
 // statementKind names a statement for a message: *ast.DropTableStmt is "DropTable".
 func statementKind(stmt ast.StmtNode) string {

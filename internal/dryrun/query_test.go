@@ -18,7 +18,7 @@ func TestCheckQuery(t *testing.T) {
 		{"select count(*) from t where a in (select b from u)", ""},
 		{"WITH c AS (SELECT 1 AS a) SELECT a FROM c", ""},
 		{"(SELECT 1) UNION ALL (SELECT 2)", ""},
-		{"SELECT testdb.sneaky()", ""}, // parses; the read-only transaction stops its writes
+		{"SELECT testdb.sneaky()", "calls testdb.sneaky: a schema-qualified function is a stored function or, on MariaDB, a built-in by another name; call only the built-in functions innokeda lists, without a schema"},
 		{"SELECT 1;", ""},
 		{"", "is empty: give one SELECT statement that returns a single number"},
 		{"DROP TABLE testdb.testtable", "is not a SELECT (statement kind: DropTable): the query may only read; KEDA runs it on every poll"},
@@ -42,8 +42,28 @@ func TestCheckQuery(t *testing.T) {
 		// Found by fuzzing: TiDB's value driver panics on this literal; refused, not a crash.
 		{"0.0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", "holds something innokeda's MySQL parser cannot read, such as a number of more than 81 digits: simplify it"},
 		{"SELECT COUNT(*) FROM t WHERE a > 1.00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001 INTO OUTFILE '/tmp/x'", "holds something innokeda's MySQL parser cannot read, such as a number of more than 81 digits: simplify it"},
-		{"SELECT LASTVAL(s)", ""},       // reads only
-		{"SELECT testdb.nextval()", ""}, // a stored function of that name: what it does is the account's business
+		{"SELECT LASTVAL(s)", notListed("LASTVAL")},
+		{"SELECT testdb.nextval()", qualified("testdb.nextval")},
+		// MariaDB reaches its built-ins through these schemas: allow by list refuses them all.
+		{"SELECT mariadb_schema.get_lock('x', 0)", qualified("mariadb_schema.get_lock")},
+		{"SELECT `oracle_schema`.load_file('/etc/passwd')", qualified("oracle_schema.load_file")},
+		{"SELECT maxdb_schema . sleep(1)", qualified("maxdb_schema.sleep")},
+		{"SELECT mariadb_schema.concat('a', 'b')", qualified("mariadb_schema.concat")},
+		{"SELECT COUNT(*) FROM t WHERE a = oracle_schema.get_lock('x', 0)", qualified("oracle_schema.get_lock")},
+		{"SELECT SLEEP(1)", "calls SLEEP, which waits: KEDA runs its query outside any transaction, on every poll, so it would do that each time: remove it"},
+		{"SELECT group_replication_set_as_primary('x')", notListed("GROUP_REPLICATION_SET_AS_PRIMARY")},
+		{"SELECT service_get_write_locks('ns', 'x', 0)", notListed("SERVICE_GET_WRITE_LOCKS")},
+		{"SELECT USER()", notListed("USER")},
+		{"SELECT some_udf(1)", notListed("SOME_UDF")},
+		{"SELECT @a", "reads or sets a variable (@name or @@name): a scaler's query computes its number from tables and literals only; remove it"},
+		{"SELECT @@hostname", "reads or sets a variable (@name or @@name): a scaler's query computes its number from tables and literals only; remove it"},
+		{"SELECT @a := 1", "reads or sets a variable (@name or @@name): a scaler's query computes its number from tables and literals only; remove it"},
+		{"SELECT ROW_NUMBER() OVER () FROM t", "uses WindowFunc, which is not one of the constructs innokeda admits in a scaler's query (a SELECT of columns, literals, operators, subqueries and the functions the README lists): remove it"},
+		{"SELECT GROUP_CONCAT(a) FROM t", "calls the aggregate GROUP_CONCAT, which is not one innokeda admits: use COUNT, SUM, AVG, MIN or MAX"},
+		{"SELECT ?", "holds a ? placeholder, which KEDA never binds: write the value into the query"},
+		{"SELECT COALESCE(SUM(a), 0), IFNULL(MAX(b), 0), IF(a > 1, 1, 0), CASE WHEN a THEN 1 ELSE 2 END, CEIL(AVG(c) / 3) FROM t JOIN u ON t.a = u.b LEFT JOIN v USING (c) GROUP BY a HAVING COUNT(*) > 1 ORDER BY 1 LIMIT 1", ""},
+		{"SELECT CAST(a AS SIGNED), CONVERT(a, CHAR), CONVERT(a USING utf8mb4), TIMESTAMPDIFF(SECOND, a, NOW()), DATE_SUB(NOW(), INTERVAL 1 DAY), EXTRACT(DAY FROM NOW()), TRIM(LEADING 'x' FROM a), SUBSTRING(a FROM 1 FOR 2), CHAR(92), LENGTH(LOWER(a)), UNIX_TIMESTAMP() FROM t", ""},
+		{"SELECT EXISTS (SELECT 1), (SELECT 1), a = ANY (SELECT 1), -a, NOT a, a DIV 2, a % 2, (1, 2) = (1, 2), a COLLATE utf8mb4_bin, a IS NOT NULL, a IS TRUE, a BETWEEN 1 AND 2, a LIKE 'x%', a IN (1, 2) FROM (SELECT 1 AS a) AS d", ""},
 		{"SELECT (SELECT a FROM t FOR UPDATE)", "takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database"},
 	}
 	for _, tc := range tests {
@@ -65,6 +85,14 @@ func TestCheckQuery(t *testing.T) {
 			t.Errorf("%q accepted", q)
 		}
 	}
+}
+
+func qualified(name string) string {
+	return "calls " + name + ": a schema-qualified function is a stored function or, on MariaDB, a built-in by another name; call only the built-in functions innokeda lists, without a schema"
+}
+
+func notListed(name string) string {
+	return "calls " + name + ", which is not one of the built-in functions innokeda admits in a scaler's query (arithmetic, rounding, COALESCE, IFNULL, IF, date and time, string length and case, CAST and CONVERT; the README lists them): remove it"
 }
 
 // The messages of checkText, for the table below.

@@ -286,24 +286,62 @@ func (w *walker) table(n *ast.TableName) {
 }
 
 // Refused returns why the scaler account may never be granted SELECT on t, phrased as the
-// fix and reading after the word "query", or "" if it may. Schema names are compared
-// without regard to case, so no spelling of a system schema gets through, whatever the
-// server's lower_case_table_names.
+// fix and reading after the word "query", or "" if it may.
 func Refused(t Table) string {
-	var what string
-	switch s := strings.ToLower(t.Schema); {
-	case s == "mysql":
-		what = "the mysql schema, which holds the server's accounts, their password hashes and its privileges"
-	case s == "performance_schema":
-		what = "performance_schema, which shows every session's statements, their text and the server's internals"
-	case s == "sys":
-		what = "the sys schema, whose views read performance_schema and the mysql schema"
-	case strings.HasPrefix(s, "mysql_innodb_cluster_metadata"):
-		what = "the InnoDB Cluster metadata schema (" + display(t.Schema) + "), which the MySQL Operator and MySQL Router own and which describes the cluster and its routers' accounts"
-	default:
+	what := SystemSchema(t.Schema)
+	if what == "" {
 		return ""
 	}
 	return fmt.Sprintf("reads %s: innokeda never grants the scaler account anything on %s; compute the scaler's number from your application's own tables instead", t, what)
+}
+
+// SystemSchema describes schema if it is one no scaler's query may read, whoever it polls
+// as, or returns "". Names are compared without regard to case, so no spelling of a system
+// schema gets through, whatever the server's lower_case_table_names.
+func SystemSchema(schema string) string {
+	switch s := strings.ToLower(schema); {
+	case s == "mysql":
+		return "the mysql schema, which holds the server's accounts, their password hashes and its privileges"
+	case s == "performance_schema":
+		return "performance_schema, which shows every session's statements, their text and the server's internals"
+	case s == "sys":
+		return "the sys schema, whose views read performance_schema and the mysql schema"
+	case strings.HasPrefix(s, "mysql_innodb_cluster_metadata"):
+		return "the InnoDB Cluster metadata schema (" + display(schema) + "), which the MySQL Operator and MySQL Router own and which describes the cluster and its routers' accounts"
+	}
+	return ""
+}
+
+// unknownSchema stands for the schema of an unqualified name when the connection's
+// default database is not known: no schema has this name, so Refused passes it.
+const unknownSchema = "\x00"
+
+// SystemRead returns the first table of a system schema (see SystemSchema) that query
+// reads, and that schema's description, or "" : no account, root included, may run it. Unqualified names are taken to be in
+// defaultSchema, and are not judged when it is "" (the caller judges them once it knows
+// the database the connection opens, with UnqualifiedIn). A query the guard refuses is
+// not judged here: CheckQuery says why.
+func SystemRead(query, defaultSchema string) (Table, string) {
+	if defaultSchema == "" {
+		defaultSchema = unknownSchema
+	}
+	reads, err := ReadAll(query, defaultSchema)
+	if err != nil {
+		return Table{}, ""
+	}
+	for _, t := range reads.Tables {
+		if what := SystemSchema(t.Schema); what != "" {
+			return t, what
+		}
+	}
+	return Table{}, ""
+}
+
+// HasUnqualified tells whether query names a table without a schema (a CTE's name is
+// not a table), so that what it reads depends on the connection's default database.
+func HasUnqualified(query string) bool {
+	reads, err := ReadAll(query, unknownSchema)
+	return err == nil && slices.ContainsFunc(reads.Tables, func(t Table) bool { return t.Schema == unknownSchema })
 }
 
 // maxIdentifier is the length limit, in characters, of a MySQL schema, table or column name.

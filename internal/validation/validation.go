@@ -15,6 +15,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/sqltables"
 )
 
 // Reasons a ScaledObject is denied; the metrics label of each violation.
@@ -32,7 +33,45 @@ const (
 	ReasonServerRejected       = "server-rejected"
 	ReasonNotValidated         = "not-validated"
 	ReasonScalerGrant          = "scaler-grant"
+	ReasonTooCostly            = "too-costly"
+	ReasonSystemSchema         = "system-schema"
 )
+
+// Limits bound what checking one ScaledObject may cost. They are checked before any other
+// work, so an object over them is denied at the price of counting, whatever it holds.
+type Limits struct {
+	// MaxMySQLTriggers bounds the mysql triggers of one ScaledObject (--max-mysql-triggers).
+	MaxMySQLTriggers int
+	// MaxQueryBytes bounds the query text of all its mysql triggers together
+	// (--max-query-bytes); each query is bounded by dryrun.MaxQueryLength too.
+	MaxQueryBytes int
+}
+
+// DefaultLimits are comfortably above real use (one to five triggers, a query of a few
+// hundred bytes) and keep the worst object's checks to a few tens of milliseconds.
+var DefaultLimits = Limits{MaxMySQLTriggers: 16, MaxQueryBytes: 32 << 10}
+
+// Cost denies a ScaledObject whose mysql triggers are over limits; it reads only counts
+// and lengths.
+func Cost(so *kedav1alpha1.ScaledObject, limits Limits) Violations {
+	var vs Violations
+	triggers, bytes := 0, 0
+	for _, t := range so.Spec.Triggers {
+		if t.Type == "mysql" {
+			triggers++
+			bytes += len(t.Metadata["query"])
+		}
+	}
+	if triggers > limits.MaxMySQLTriggers {
+		vs.Add(ReasonTooCostly, Invalid(field.NewPath("spec", "triggers"), fmt.Sprintf(
+			"has %d mysql triggers: innokeda checks at most %d per ScaledObject (--max-mysql-triggers); KEDA scales on the largest of them, so combine their queries into fewer", triggers, limits.MaxMySQLTriggers)))
+	}
+	if bytes > limits.MaxQueryBytes {
+		vs.Add(ReasonTooCostly, Invalid(field.NewPath("spec", "triggers"), fmt.Sprintf(
+			"has %d bytes of mysql queries: innokeda checks at most %d bytes per ScaledObject (--max-query-bytes); shorten the queries", bytes, limits.MaxQueryBytes)))
+	}
+	return vs
+}
 
 // Violation is one reason to deny.
 type Violation struct {
@@ -75,6 +114,9 @@ const (
 	GroupMembers Workload = iota // the group members' StatefulSet <cluster>
 	ReadReplicas                 // a read replica's StatefulSet <cluster>-<name>
 	Router                       // the MySQL Router Deployment <cluster>-router
+	// UnknownWorkload is a target that could not be looked up: only the checks that hold
+	// for every workload are made.
+	UnknownWorkload
 )
 
 // mainContainer names the container whose env KEDA should read, for messages.
@@ -102,6 +144,9 @@ func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string, workload W
 	case minReplicas <= 0 && workload == ReadReplicas:
 		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
 			"must be at least 1: at 0 the read replicas are all stopped, and each comes back by cloning the whole data set"))
+	case minReplicas <= 0 && workload == UnknownWorkload:
+		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
+			"must be at least 1: at 0 KEDA stops every pod of the target, and no workload of an InnoDBCluster may stop"))
 	case minReplicas <= 0 && workload == Router:
 		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
 			"must be at least 1: at 0 no router runs, and every application that connects through it loses its database"))
@@ -118,7 +163,7 @@ func ScaledObject(so *kedav1alpha1.ScaledObject, containers []string, workload W
 		vs.Add(ReasonReplicaBounds, field.Invalid(field.NewPath("spec", "minReplicaCount"), minReplicas,
 			fmt.Sprintf("must not be above maxReplicaCount (%d)", maxReplicas)))
 	}
-	if ref := spec.ScaleTargetRef; ref != nil && ref.EnvSourceContainerName != "" && !slices.Contains(containers, ref.EnvSourceContainerName) {
+	if ref := spec.ScaleTargetRef; workload != UnknownWorkload && ref != nil && ref.EnvSourceContainerName != "" && !slices.Contains(containers, ref.EnvSourceContainerName) {
 		vs.Add(ReasonEnvSourceContainer, field.Invalid(field.NewPath("spec", "scaleTargetRef", "envSourceContainerName"), ref.EnvSourceContainerName,
 			fmt.Sprintf("is not a container of %s %s, so KEDA would fail every trigger: use one of %s (%s)",
 				ref.Kind, ref.Name, strings.Join(containers, ", "), workload.mainContainer())))
@@ -139,6 +184,11 @@ func MySQLTrigger(i int, md map[string]string) Violations {
 		vs.Add(ReasonMissingQuery, field.Required(MetadataPath(i, "query"), "set a SELECT that returns one number, e.g. SELECT COUNT(*) FROM db.jobs WHERE state = 'queued'"))
 	} else if err := dryrun.CheckQuery(md["query"]); err != nil {
 		vs.Add(ReasonQueryNotReadOnly, Invalid(MetadataPath(i, "query"), "the query "+err.Error()))
+	} else if table, what := sqltables.SystemRead(strings.TrimSpace(md["query"]), strings.TrimSpace(md["dbName"])); what != "" {
+		// Whoever KEDA polls as, root included: these schemas hold the accounts, their
+		// hashes and other sessions' statements, and the value is shown to the author.
+		vs.Add(ReasonSystemSchema, Invalid(MetadataPath(i, "query"), fmt.Sprintf(
+			"the query reads %s, in %s: no scaler's query may read it, whatever account KEDA polls as; compute the number from your application's own tables instead", table, what)))
 	}
 	if v := md["queryValue"]; strings.TrimSpace(v) == "" {
 		vs.Add(ReasonQueryValue, field.Required(MetadataPath(i, "queryValue"), "set the value of the query's result per replica, e.g. \"5\""))

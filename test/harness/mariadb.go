@@ -13,7 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -305,4 +307,57 @@ func FreePort() (int, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// The guard admits no function that waits or builds a long value, so the tests that need
+// a slow query or a large value read them from tables of schema bulk (outside testdb, whose
+// tables some tests list), which AppUser may read.
+
+// bulkSetup creates schema bulk and lets AppUser read it.
+func (m *MariaDB) bulkSetup(ctx context.Context) error {
+	_, err := m.admin.ExecContext(ctx, fmt.Sprintf(`
+		CREATE DATABASE IF NOT EXISTS bulk;
+		CREATE TABLE IF NOT EXISTS bulk.held (a INT);
+		CREATE TABLE IF NOT EXISTS bulk.long_values (n INT PRIMARY KEY, v LONGTEXT);
+		GRANT SELECT ON bulk.* TO '%s'@'%%';`, AppUser))
+	return err
+}
+
+// HoldTable makes a query that waits until release is called: another session holds a
+// write lock on the table it reads. Release is also called when the test ends.
+func (m *MariaDB) HoldTable(t testing.TB) (query string, release func()) {
+	t.Helper()
+	ctx := context.Background()
+	if err := m.bulkSetup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := m.admin.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "LOCK TABLES bulk.held WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_, _ = conn.ExecContext(ctx, "UNLOCK TABLES")
+			_ = conn.Close()
+		})
+	}
+	t.Cleanup(release)
+	return "SELECT COUNT(*) FROM bulk.held", release
+}
+
+// LongValueQuery returns a query whose one value is a string of n bytes.
+func (m *MariaDB) LongValueQuery(t testing.TB, n int) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := m.bulkSetup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.admin.ExecContext(ctx, "INSERT IGNORE INTO bulk.long_values SELECT ?, REPEAT('x', ?)", n, n); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("SELECT v FROM bulk.long_values WHERE n = %d", n)
 }
