@@ -59,7 +59,7 @@ func TestValidatorForManagedScalerAccounts(t *testing.T) {
 	for _, tc := range []struct {
 		name, query, username, dbName, denial string
 	}{
-		{name: "the mysql schema", query: "SELECT COUNT(*) FROM mysql.user", denial: "innokeda never grants the scaler account anything on the mysql schema"},
+		{name: "the mysql schema", query: "SELECT COUNT(*) FROM mysql.user", denial: "the query reads mysql.user, in the mysql schema, which holds the server's accounts, their password hashes and its privileges: no scaler's query may read it, whatever account KEDA polls as"},
 		{name: "sys, through a join", query: "SELECT COUNT(*) FROM testdb.testtable JOIN sys.version", denial: "the sys schema"},
 		{name: "a table without a schema and no dbName", query: "SELECT COUNT(*) FROM testtable", denial: "qualify table testtable with its schema"},
 		{name: "a dbName the query reads no table of", query: "SELECT COUNT(*) FROM testdb.testtable", dbName: "otherdb", denial: `spec.triggers[0].metadata.dbName: Invalid value: KEDA polls as MySQL account innokeda_scaler`},

@@ -460,8 +460,12 @@ func (v *ScaledObjectValidator) pollsAsScalerAccount(facts autofill.Facts, t ked
 // nothing else, so KEDA's polls would fail forever.
 // It returns what the query reads too, read once.
 func scalerViolations(i int, t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) (validation.Violations, sqltables.Reads) {
-	if dryrun.CheckQuery(strings.TrimSpace(t.Metadata["query"])) != nil {
+	query := strings.TrimSpace(t.Metadata["query"])
+	if dryrun.CheckQuery(query) != nil {
 		return nil, sqltables.Reads{} // the static checks say why
+	}
+	if _, system := sqltables.SystemRead(query, dbName); system != "" {
+		return nil, sqltables.Reads{} // no account may read it: the static checks say so
 	}
 	var violations validation.Violations
 	reads, problems := managed.ScalerTrigger(t, dbName, settings)
