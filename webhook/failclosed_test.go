@@ -110,13 +110,7 @@ func TestViolationsSurviveAFailedSecretRead(t *testing.T) {
 }
 
 func TestViolationsSurviveAFailingMySQL(t *testing.T) {
-	stopped, err := harness.StartMariaDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := stopped.Addr
-	stopped.Stop()
-	f := newValidatorFixture(t, addr, webhook.OnUnreachableWarn)
+	f := newValidatorFixture(t, stoppedServerAddr(t), webhook.OnUnreachableWarn)
 	for name, hostile := range hostileTriggers {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()

@@ -188,8 +188,7 @@ func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.Scal
 	verdict.Violations = validation.ScaledObject(so, containers, workload)
 	if lookupErr == nil {
 		verdict.Violations = append(verdict.Violations, v.managedHostViolations(so, facts)...)
-	}
-	if lookupErr != nil {
+	} else {
 		logf.FromContext(ctx).Error(lookupErr, "Could not look up the target of a ScaledObject")
 		verdict.Unchecked = append(verdict.Unchecked, validation.Unchecked{Trigger: -1, Reason: degradedLookupFailed,
 			Message: fmt.Sprintf("innokeda could not look up %s %s, so it made only the checks that need no cluster: %v", so.Spec.ScaleTargetRef.Kind, so.Spec.ScaleTargetRef.Name, lookupErr)})

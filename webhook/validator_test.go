@@ -428,13 +428,19 @@ func TestValidatorWithinBudgetWhenTheServerHangs(t *testing.T) {
 	})
 }
 
-func TestValidatorWhenTheServerIsStopped(t *testing.T) {
+// stoppedServerAddr is the address of a MariaDB that ran and stopped: nothing listens there.
+func stoppedServerAddr(t *testing.T) string {
+	t.Helper()
 	stopped, err := harness.StartMariaDB()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := stopped.Addr
 	stopped.Stop()
+	return stopped.Addr
+}
+
+func TestValidatorWhenTheServerIsStopped(t *testing.T) {
+	addr := stoppedServerAddr(t)
 	tests := []struct {
 		policy  string
 		allowed bool

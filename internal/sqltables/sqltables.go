@@ -85,6 +85,11 @@ func ReadAll(query, defaultSchema string) (Reads, error) {
 	if err := dryrun.CheckQuery(query); err != nil {
 		return Reads{}, err
 	}
+	return readChecked(query, defaultSchema)
+}
+
+// readChecked is ReadAll for a query that has passed dryrun.CheckQuery.
+func readChecked(query, defaultSchema string) (Reads, error) {
 	found := map[Table]bool{}
 	informationSchema, functions := map[string]bool{}, map[string]bool{}
 	for i, mode := range modes {
@@ -313,19 +318,20 @@ func SystemSchema(schema string) string {
 }
 
 // unknownSchema stands for the schema of an unqualified name when the connection's
-// default database is not known: no schema has this name, so Refused passes it.
+// default database is not known: no schema has this name, so SystemSchema passes it.
 const unknownSchema = "\x00"
 
 // SystemRead returns the first table of a system schema (see SystemSchema) that query
-// reads, and that schema's description, or "" : no account, root included, may run it. Unqualified names are taken to be in
-// defaultSchema, and are not judged when it is "" (the caller judges them once it knows
-// the database the connection opens, with UnqualifiedIn). A query the guard refuses is
-// not judged here: CheckQuery says why.
+// reads, with that schema's description, or an empty description: no account, root
+// included, may run such a query. Unqualified names are taken to be in defaultSchema, and
+// are not judged when it is "" (the caller judges them once it knows the database the
+// connection opens, with HasUnqualified). query must have passed dryrun.CheckQuery: it
+// is not checked again here, as this runs on every admission.
 func SystemRead(query, defaultSchema string) (Table, string) {
 	if defaultSchema == "" {
 		defaultSchema = unknownSchema
 	}
-	reads, err := ReadAll(query, defaultSchema)
+	reads, err := readChecked(query, defaultSchema)
 	if err != nil {
 		return Table{}, ""
 	}
