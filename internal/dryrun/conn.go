@@ -15,16 +15,27 @@ var errPacketTooLarge = errors.New("the server sent a packet larger than a dry-r
 //   - no read or write outlives deadline: the driver's own deadlines (per operation, or
 //     none at all while database/sql drains a result) are clamped to it;
 //   - no more than maxRead bytes are read in all;
-//   - when the stream is plain MySQL protocol (no TLS, no compression), the header of
-//     every packet is inspected before the driver sees it, and a packet longer than
+//   - while the stream is plain MySQL protocol (compression is always off), the header
+//     of every packet is inspected before the driver sees it, and a packet longer than
 //     maxPacket fails the read: go-sql-driver allocates a buffer of the announced length
-//     before reading a packet, so a 16 MiB row must be refused at its header. Under TLS
-//     the headers are encrypted and only maxRead applies.
+//     before reading a packet, so a 16 MiB row must be refused at its header. Once the
+//     client has asked for TLS the stream is TLS records, whose headers say nothing of
+//     the packets inside, and only maxRead applies.
+//
+// Whether the stream is TLS is read off the wire, not off the driver's configuration:
+// with tls=preferred the driver decides only after the server's greeting, and before it
+// normalizes a configuration its TLS field is nil whatever the DSN says.
 type boundedConn struct {
 	net.Conn
 	deadline  time.Time
 	maxPacket int // 0: packets are not inspected
 	maxRead   int
+
+	// The client's first packet, up to its capability flags: an SSLRequest means that
+	// TLS follows. Written and read on the driver's goroutine, in the connection phase.
+	firstPacket [8]byte
+	firstLen    int
+	encrypted   atomic.Bool
 
 	// Reads are sequential (the driver reads one packet at a time); only tooLarge is
 	// looked at from another goroutine.
@@ -48,7 +59,7 @@ func (c *boundedConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	c.read += n
-	if c.maxPacket > 0 && !c.inspect(p[:n]) {
+	if c.maxPacket > 0 && !c.encrypted.Load() && !c.inspect(p[:n]) {
 		c.tooLarge.Store(true)
 		return 0, errPacketTooLarge
 	}
@@ -77,6 +88,27 @@ func (c *boundedConn) inspect(b []byte) bool {
 		}
 	}
 	return true
+}
+
+func (c *boundedConn) Write(p []byte) (int, error) {
+	if c.firstLen < len(c.firstPacket) {
+		c.firstLen += copy(c.firstPacket[c.firstLen:], p)
+		if c.firstLen == len(c.firstPacket) && isSSLRequest(c.firstPacket) {
+			c.encrypted.Store(true)
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+// isSSLRequest reports whether a client's first packet (header and capability flags) is
+// an SSLRequest: a 32-byte payload, sequence 1, CLIENT_SSL set. The full handshake
+// response is always longer (it holds the user name after the same 32 bytes).
+// https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_ssl_request.html
+func isSSLRequest(first [8]byte) bool {
+	const clientSSL = 0x800
+	payloadLen := int(first[0]) | int(first[1])<<8 | int(first[2])<<16
+	capabilities := uint32(first[4]) | uint32(first[5])<<8 | uint32(first[6])<<16 | uint32(first[7])<<24
+	return payloadLen == 32 && first[3] == 1 && capabilities&clientSSL != 0
 }
 
 func (c *boundedConn) clamp(t time.Time) time.Time {

@@ -99,3 +99,62 @@ func TestBoundedConnClampsDeadlines(t *testing.T) {
 		}
 	}
 }
+
+// writeSink takes a client's writes and keeps nothing.
+type writeSink struct{ net.Conn }
+
+func (writeSink) Write(p []byte) (int, error) { return len(p), nil }
+
+// clientPacket frames a client packet whose payload starts with capability flags.
+func clientPacket(payloadLen int, seq byte, capabilities uint32) []byte {
+	b := packet(payloadLen, seq)
+	b[4], b[5], b[6], b[7] = byte(capabilities), byte(capabilities>>8), byte(capabilities>>16), byte(capabilities>>24)
+	return b
+}
+
+// Once the client has asked for TLS, what the server sends is TLS records: their bytes
+// are not read as packet headers (a record would often announce a huge packet), and
+// maxRead still bounds them. Before that, and without that request, every header is.
+func TestBoundedConnStopsInspectingOnceTLSBegins(t *testing.T) {
+	const clientSSL, protocol41 = 0x800, 0x200
+	sslRequest := clientPacket(32, 1, clientSSL|protocol41)
+	tlsRecords := append([]byte{0xff, 0xff, 0xff, 0}, bytes.Repeat([]byte{0x17}, 4096)...)
+	tests := []struct {
+		name       string
+		written    []byte
+		writeChunk int
+		maxRead    int
+		wantErr    error
+	}{
+		{name: "after an SSLRequest", written: sslRequest, writeChunk: 64, maxRead: 1 << 20},
+		{name: "after an SSLRequest written a byte at a time", written: sslRequest, writeChunk: 1, maxRead: 1 << 20},
+		{name: "after an SSLRequest, still within maxRead", written: sslRequest, writeChunk: 64, maxRead: 1000, wantErr: errPacketTooLarge},
+		{name: "after a handshake response", written: clientPacket(60, 1, protocol41), writeChunk: 64, maxRead: 1 << 20, wantErr: errPacketTooLarge},
+		{name: "after a 32-byte packet without CLIENT_SSL", written: clientPacket(32, 1, protocol41), writeChunk: 64, maxRead: 1 << 20, wantErr: errPacketTooLarge},
+		{name: "after a 32-byte packet of another sequence", written: clientPacket(32, 0, clientSSL|protocol41), writeChunk: 64, maxRead: 1 << 20, wantErr: errPacketTooLarge},
+		{name: "before the client wrote", writeChunk: 64, maxRead: 1 << 20, wantErr: errPacketTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &boundedConn{Conn: writeSink{}, deadline: time.Now().Add(time.Second), maxPacket: 1000, maxRead: tc.maxRead}
+			for rest := tc.written; len(rest) > 0; {
+				n := min(tc.writeChunk, len(rest))
+				if _, err := c.Write(rest[:n]); err != nil {
+					t.Fatal(err)
+				}
+				rest = rest[n:]
+			}
+			// Later writes (the TLS handshake) change nothing.
+			if _, err := c.Write(bytes.Repeat([]byte{0x16}, 100)); err != nil {
+				t.Fatal(err)
+			}
+			n, err := readAll(t, c, tlsRecords, 512)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error = %v after %d bytes, want %v", err, n, tc.wantErr)
+			}
+			if err == nil && n != len(tlsRecords) {
+				t.Errorf("read %d bytes of %d", n, len(tlsRecords))
+			}
+		})
+	}
+}

@@ -283,7 +283,7 @@ func killConnection(cfg *mysql.Config, dialAddress string, deadline time.Time, i
 // open returns a database handle for cfg whose connections go only to dialAddress, through
 // a dialer bounded by deadline, with the safeguards of newConnector.
 func open(cfg *mysql.Config, dialAddress string, deadline time.Time) (*dialer, *sql.DB) {
-	d := &dialer{address: dialAddress, deadline: deadline, inspect: cfg.TLS == nil}
+	d := &dialer{address: dialAddress, deadline: deadline}
 	return d, sql.OpenDB(newConnector(cfg, d, time.Until(deadline)))
 }
 
@@ -292,7 +292,6 @@ func open(cfg *mysql.Config, dialAddress string, deadline time.Time) (*dialer, *
 type dialer struct {
 	address  string
 	deadline time.Time
-	inspect  bool // the stream is plain MySQL protocol: inspect packet headers
 
 	mu    sync.Mutex
 	conns []*boundedConn // one, unless database/sql retried a bad connection
@@ -305,10 +304,7 @@ func (d *dialer) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := &boundedConn{Conn: raw, deadline: d.deadline, maxRead: maxRead}
-	if d.inspect {
-		conn.maxPacket = maxPacket
-	}
+	conn := &boundedConn{Conn: raw, deadline: d.deadline, maxRead: maxRead, maxPacket: maxPacket}
 	if err := raw.SetDeadline(d.deadline); err != nil {
 		_ = raw.Close()
 		return nil, err

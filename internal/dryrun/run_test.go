@@ -247,3 +247,43 @@ func TestASharedTimeoutIsTriedAgain(t *testing.T) {
 		t.Errorf("the one that joined it: %+v, %v; want its own dry-run's 0", obs, err)
 	}
 }
+
+// A connectionString's tls parameter is used as KEDA's driver would use it: the dry-run
+// reads the value over TLS when the DSN asks for it, in plain text when it does not, and
+// the packet inspection of a plain stream does not break either.
+func TestRunOverTLS(t *testing.T) {
+	server := harness.SharedMariaDB(t)
+	ctx := context.Background()
+	const query = "SELECT COUNT(*) FROM testtable"
+	for _, tc := range []struct {
+		tls     string
+		wantTLS bool
+	}{
+		{tls: "preferred", wantTLS: true},
+		{tls: "skip-verify", wantTLS: true},
+		{tls: "false", wantTLS: false},
+	} {
+		t.Run("tls="+tc.tls, func(t *testing.T) {
+			cfg, err := dryrun.Params{ConnectionString: fmt.Sprintf("%s:%s@tcp(db.example:3306)/%s?tls=%s",
+				harness.AppUser, harness.AppPassword, harness.Database, tc.tls)}.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, err := server.TLSConnections(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			obs, err, _ := run(t, 5*time.Second, cfg, query)
+			if err != nil || obs.Rows != 1 || fmt.Sprint(obs.Value) != "13" {
+				t.Fatalf("observation %+v, error %v", obs, err)
+			}
+			after, err := server.TLSConnections(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := after > before; got != tc.wantTLS {
+				t.Errorf("Ssl_accepts went from %d to %d: TLS used = %v, want %v", before, after, got, tc.wantTLS)
+			}
+		})
+	}
+}

@@ -24,10 +24,12 @@ func TestMain(m *testing.M) {
 }
 
 // rootConfig is the cluster's root account as the controller has it: its host is a
-// cluster DNS name, never dialed; the dial address is given apart.
+// cluster DNS name, never dialed; the dial address is given apart; TLS when the server
+// offers it (the test servers do, as the MySQL Operator's do).
 func rootConfig(server *harness.MariaDB) *mysql.Config {
 	cfg := mysql.NewConfig()
 	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", "mycluster-instances.ns.svc.cluster.local:3306", "root", server.RootPassword
+	cfg.TLSConfig = "preferred"
 	return cfg
 }
 
@@ -413,5 +415,41 @@ func TestConnectOnMariaDB(t *testing.T) {
 	defer cancel2()
 	if _, err := scaleraccount.Connect(short, rootConfig(server), "127.0.0.1:1"); !errors.Is(err, dryrun.ErrUnreachable) {
 		t.Errorf("a closed port: error = %v", err)
+	}
+}
+
+// The root session is encrypted on a server that offers TLS, and plain on one that does
+// not: the packet inspection that bounds a plain stream must not read TLS records as
+// MySQL packets (it once did, and no session to a TLS server could be opened).
+func TestConnectOverTLSOnMariaDB(t *testing.T) {
+	plain, err := harness.StartMariaDB(harness.WithoutTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Stop()
+	for _, tc := range []struct {
+		name       string
+		server     *harness.MariaDB
+		wantCipher bool
+	}{
+		{name: "a server with TLS", server: harness.SharedMariaDB(t), wantCipher: true},
+		{name: "a server without TLS", server: plain, wantCipher: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			conn, err := scaleraccount.Connect(ctx, rootConfig(tc.server), tc.server.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = conn.Close() }()
+			rows, err := conn.Query(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+			if err != nil || len(rows) != 1 {
+				t.Fatalf("Ssl_cipher: %q, %v", rows, err)
+			}
+			if cipher := rows[0][1]; (cipher != "") != tc.wantCipher {
+				t.Errorf("the session's cipher is %q, want one: %v", cipher, tc.wantCipher)
+			}
+		})
 	}
 }

@@ -30,22 +30,36 @@ const (
 )
 
 // MariaDB is a throwaway MariaDB server on loopback, private to one test binary: its
-// own data directory, port and socket, no system service involved.
+// own data directory, port and socket, no system service involved. It offers TLS, as
+// every MySQL Operator server does, unless started WithoutTLS.
 type MariaDB struct {
 	Addr         string // 127.0.0.1:port
 	RootPassword string
+	CA           []byte // PEM of the CA that signed the server's certificate; nil without TLS
 	dir          string
 	cmd          *exec.Cmd
 	exited       chan struct{}
 	admin        *sql.DB
 }
 
+// MariaDBOption changes how StartMariaDB starts a server.
+type MariaDBOption func(*mariaDBOptions)
+
+type mariaDBOptions struct{ withoutTLS bool }
+
+// WithoutTLS starts a server that offers no TLS (for the tests of a plain-text stream).
+func WithoutTLS() MariaDBOption { return func(o *mariaDBOptions) { o.withoutTLS = true } }
+
 // StartMariaDB initialises and starts a server, then creates testdb.testtable (rows
 // whose testcolumn2 is 'none' and 'done'), a least-privilege user AppUser that may only
 // SELECT from and EXECUTE in testdb, and a stored function testdb.sneaky() that writes
 // (SQL SECURITY DEFINER, defined by root), to prove that a dry-run cannot write even
 // through a function.
-func StartMariaDB() (*MariaDB, error) {
+func StartMariaDB(opts ...MariaDBOption) (*MariaDB, error) {
+	var o mariaDBOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mariadbd, err := findBinary("mariadbd")
 	if err != nil {
 		return nil, err
@@ -72,10 +86,19 @@ func StartMariaDB() (*MariaDB, error) {
 		return nil, err
 	}
 	m := &MariaDB{dir: dir, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), RootPassword: "root-pw-never-shown", exited: make(chan struct{})}
-	m.cmd = exec.Command(mariadbd, "--no-defaults", "--datadir="+data, "--socket="+m.socket(),
-		"--port="+strconv.Itoa(port), "--bind-address=127.0.0.1", "--user=root", "--skip-log-bin",
-		"--skip-name-resolve", "--log-error="+filepath.Join(dir, "error.log"), "--pid-file="+filepath.Join(dir, "pid"),
-		"--max-connections=50", "--max-allowed-packet=64M", "--secure-file-priv="+m.FileDir())
+	args := []string{"--no-defaults", "--datadir=" + data, "--socket=" + m.socket(),
+		"--port=" + strconv.Itoa(port), "--bind-address=127.0.0.1", "--user=root", "--skip-log-bin",
+		"--skip-name-resolve", "--log-error=" + filepath.Join(dir, "error.log"), "--pid-file=" + filepath.Join(dir, "pid"),
+		"--max-connections=50", "--max-allowed-packet=64M", "--secure-file-priv=" + m.FileDir()}
+	if !o.withoutTLS {
+		caFile, certFile, keyFile, caPEM, err := serverTLS(dir)
+		if err != nil {
+			return nil, fmt.Errorf("TLS files: %w", err)
+		}
+		m.CA = caPEM
+		args = append(args, "--ssl-ca="+caFile, "--ssl-cert="+certFile, "--ssl-key="+keyFile)
+	}
+	m.cmd = exec.Command(mariadbd, args...)
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start mariadbd: %w", err)
 	}
@@ -226,6 +249,15 @@ func (m *MariaDB) Connections(ctx context.Context) (int, error) {
 	var name string
 	var n int
 	err := m.admin.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Connections'").Scan(&name, &n)
+	return n, err
+}
+
+// TLSConnections is the server's count of connections that began TLS so far
+// (Ssl_accepts): a session that counts in Connections but not here was plain text.
+func (m *MariaDB) TLSConnections(ctx context.Context) (int, error) {
+	var name string
+	var n int
+	err := m.admin.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Ssl_accepts'").Scan(&name, &n)
 	return n, err
 }
 

@@ -32,6 +32,12 @@ func TestManagedScalerAccount(t *testing.T) {
 	taKey := client.ObjectKey{Namespace: ns, Name: managed.Name(cluster.Name)}
 	secretKey := client.ObjectKey{Namespace: ns, Name: managed.ScalerSecretName(cluster.Name)}
 
+	// The server offers TLS, as the MySQL Operator's do: the controller's root sessions
+	// use it (Ssl_accepts counts them; KEDA's host-and-port DSN in the dry-runs does not).
+	tlsBefore, err := mariadb.TLSConnections(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	annotate(t, c, cluster, innodbcluster.AnnotationScalerAccount, "managed")
 
 	var password string
@@ -58,6 +64,9 @@ func TestManagedScalerAccount(t *testing.T) {
 		waitForEvent(t, c, cluster, corev1.EventTypeNormal, controller.ReasonScalerAccountReady, "Created MySQL account innokeda_scaler@'%'")
 		if got := scalerGrants(t); len(got) != 1 || !strings.HasPrefix(got[0], "GRANT USAGE ON *.* TO `innokeda_scaler`@`%`") || !strings.Contains(got[0], "MAX_USER_CONNECTIONS") {
 			t.Errorf("grants before any ScaledObject: %q", got)
+		}
+		if after, err := mariadb.TLSConnections(ctx); err != nil || after <= tlsBefore {
+			t.Errorf("Ssl_accepts went from %d to %d (%v): the account was not kept over TLS", tlsBefore, after, err)
 		}
 	})
 
