@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +28,6 @@ import (
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
-	"github.com/innokeda/innokeda/internal/redact"
 	"github.com/innokeda/innokeda/internal/sqltables"
 	"github.com/innokeda/innokeda/internal/validation"
 )
@@ -230,7 +228,7 @@ func (v *ScaledObjectValidator) managedHostViolations(so *kedav1alpha1.ScaledObj
 		}
 		port := cmp.Or(strings.TrimSpace(t.Metadata["port"]), strconv.Itoa(innodbcluster.MySQLPort))
 		cfg, _ := dryrun.Params{Host: host, Port: port}.Config()
-		if err := v.opts.Hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace); err != nil {
+		if err := v.opts.Hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace, dryrun.Shown); err != nil {
 			violations.Add(validation.ReasonAuthentication, validation.Invalid(validation.MetadataPath(i, "host"), fmt.Sprintf(
 				"%s: KEDA would send the credentials of TriggerAuthentication %s there; point host and port at the cluster's instances service (%s:%d), or use an authentication of your own",
 				err, managed.Name(facts.Cluster.Name),
@@ -337,22 +335,19 @@ func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Respo
 // (dryRun), runs its query against MySQL; what it finds goes into verdict. An error is a
 // Secret or authentication it could not read. stored: see CheckStored.
 //
-// The values the credentials resolve to came from Secrets or env, and a TriggerAuthentication
-// may map any of them to any parameter: each text that can echo one (the host policy's
-// reasons, the dry-run's errors, MySQL's own messages) goes through secrets.From.
+// The values the credentials resolve to may have come from Secrets or env, and a
+// TriggerAuthentication may map any of them to any parameter: every message is built from
+// where each value came from (resolution.originOf), never by taking values out of a text
+// afterwards. The host policy names a host from a Secret by its Secret, the dry-run's
+// errors are innokeda's own words, and MySQL's text is quoted only where the author wrote
+// every value it can hold (judge).
 func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun bool, mode checkMode, verdict *validation.Verdict) error {
 	res, err := v.creds.resolve(ctx, so.Namespace, i, t, envSourceContainer(so, facts))
 	if err != nil {
 		return err
 	}
-	secrets := &res.secrets
 	violations := res.violations
 	cfg, err := res.params.Config()
-	if err == nil && res.params.ConnectionString != "" {
-		// The connection string came from a Secret or env: so do its parts.
-		host, _, _ := net.SplitHostPort(cfg.Addr)
-		secrets.Add(cfg.User, cfg.Passwd, cfg.DBName, cfg.Addr, host)
-	}
 	if err != nil {
 		violations.Add(validation.ReasonConnectionString, validation.Invalid(validation.TriggerPath(i).Child("authenticationRef"),
 			"the connection string the trigger resolves to "+err.Error()))
@@ -360,10 +355,10 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	if err == nil && res.params.ConnectionString == "" && managed.UsesManagedAuthentication(t, facts.Cluster.Name) {
 		// The TriggerAuthentication innokeda keeps holds the cluster's credentials: KEDA
 		// sends them to whatever host the trigger names, so that must be the cluster's.
-		if hostErr := v.opts.Hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace); hostErr != nil {
+		if hostErr := v.opts.Hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace, res.subject()); hostErr != nil {
 			violations.Add(validation.ReasonAuthentication, validation.Invalid(validation.MetadataPath(i, "host"), fmt.Sprintf(
 				"%s: KEDA would send the credentials of TriggerAuthentication %s there; point host and port at the cluster's instances service (%s:%d), or use an authentication of your own",
-				secrets.From(hostErr.Error()), managed.Name(facts.Cluster.Name),
+				hostErr, managed.Name(facts.Cluster.Name),
 				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, v.opts.Hosts.ClusterDomain), innodbcluster.MySQLPort)))
 		}
 	}
@@ -400,10 +395,10 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 			fmt.Sprintf("innokeda could not look up the services and pods of InnoDBCluster %s: %v", facts.Cluster.Name, err))
 		return nil
 	}
-	dialAddress, err := v.opts.Hosts.DialAddress(cfg, servers)
+	dialAddress, err := v.opts.Hosts.DialAddress(cfg, servers, res.subject())
 	if err != nil {
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
-		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+secrets.From(err.Error())+"; innokeda only connects to the MySQL Operator's services and pods of the cluster, "+
+		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+err.Error()+"; innokeda only connects to the MySQL Operator's services and pods of the cluster, "+
 			"at the addresses the API server gives for them, so only the static checks were made")
 		verdict.NotDryRun++
 		return nil
@@ -411,6 +406,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	query := strings.TrimSpace(t.Metadata["query"])
 	obs, err := v.runner.Run(ctx, cfg, dialAddress, query)
 	asRoot := false
+	user, db := res.originOf("username"), res.originOf("dbName")
 	if scaler && mode.dryRunRequest && cfg.User == managed.ScalerUser && notGrantedYet(err) {
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 		verdict.Warnings = append(verdict.Warnings, prefix+fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads, and a dry-run request is never stored, so innokeda's controller will not grant it and innokeda does not read as root in its stead; only the static checks were made", managed.ScalerUser))
@@ -432,15 +428,16 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		// calls only the guard's built-ins, so root reads what the account will read then;
 		// judge shows the value to no one.
 		var rootCfg *mysql.Config
-		if rootCfg, err = v.rootAccount(ctx, facts.Cluster, cfg, secrets); err == nil {
+		if rootCfg, err = v.rootAccount(ctx, facts.Cluster, cfg); err == nil {
 			obs, err = v.runner.Run(ctx, rootCfg, dialAddress, query)
 			asRoot = true
+			user = origin{place: fmt.Sprintf("Secret %s key %s (the cluster's root account)", facts.Cluster.Spec.SecretName, innodbcluster.SecretKeyRootUser)}
 			verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("%sMySQL account %s has no SELECT yet on a table the query reads: innokeda's controller grants it once the ScaledObject is stored "+
 				"(Event %s on InnoDBCluster %s), KEDA's first polls may fail until then; the dry-run ran as the cluster's root account, over the same tables",
 				prefix, managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name))
 		}
 	}
-	v.judge(prefix, i, so, t, obs, err, asRoot, secrets, verdict)
+	v.judge(prefix, i, so, t, obs, err, asRoot, mysqlWords{user: user.describe(cfg.User), db: db.describe(cfg.DBName), userShown: user.shown, dbShown: db.shown}, verdict)
 	return nil
 }
 
@@ -497,16 +494,18 @@ func notGrantedYet(err error) bool {
 	return errors.As(err, &serverErr) && (serverErr.Number == erDBAccessDenied || serverErr.Number == erTableAccessDenied || serverErr.Number == erColumnAccessDenied)
 }
 
-// MySQL errors for a missing privilege.
+// MySQL errors for a missing privilege, a wrong account or a missing database or table.
 const (
+	erAccessDenied       = 1045 // ER_ACCESS_DENIED_ERROR
+	erBadDB              = 1049 // ER_BAD_DB_ERROR
+	erNoSuchTable        = 1146 // ER_NO_SUCH_TABLE
 	erDBAccessDenied     = 1044 // ER_DBACCESS_DENIED_ERROR
 	erTableAccessDenied  = 1142 // ER_TABLEACCESS_DENIED_ERROR
 	erColumnAccessDenied = 1143 // ER_COLUMNACCESS_DENIED_ERROR
 )
 
-// rootAccount returns cfg with the cluster's root account (from spec.secretName), whose
-// password joins secrets.
-func (v *ScaledObjectValidator) rootAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster, cfg *mysql.Config, secrets *redact.Secrets) (*mysql.Config, error) {
+// rootAccount returns cfg with the cluster's root account (from spec.secretName).
+func (v *ScaledObjectValidator) rootAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster, cfg *mysql.Config) (*mysql.Config, error) {
 	secret := &corev1.Secret{}
 	found, err := get(ctx, v.creds.secrets, cluster.Namespace, cluster.Spec.SecretName, secret)
 	if err != nil {
@@ -518,17 +517,15 @@ func (v *ScaledObjectValidator) rootAccount(ctx context.Context, cluster *innodb
 	}
 	root := cfg.Clone()
 	root.User, root.Passwd = user, password
-	secrets.Add(root.Passwd)
 	return root, nil
 }
 
-// judge adds a dry-run's outcome to verdict; error texts that may echo a credential go
-// through secrets.From.
+// judge adds a dry-run's outcome to verdict; words says how MySQL's errors may be put.
 //
 // asRoot: the query ran as root in the scaler account's stead, over tables the account has
 // not been granted yet: KEDA has never shown their content to the author, so neither does
 // innokeda; the value's shape is checked, the value is not given.
-func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error, asRoot bool, secrets *redact.Secrets, verdict *validation.Verdict) {
+func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t kedav1alpha1.ScaleTriggers, obs dryrun.Observation, err error, asRoot bool, words mysqlWords, verdict *validation.Verdict) {
 	violations := &verdict.Violations
 	var serverErr *dryrun.ServerError
 	var refused *dryrun.RefusedError
@@ -547,10 +544,10 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 		dryRunsTotal.WithLabelValues(outcomeRejected).Inc()
 		dryRunSeconds.Observe(obs.Took.Seconds())
 		path := validation.MetadataPath(i, "query")
-		detail := "MySQL rejected the query: " + secrets.From(serverErr.Error())
+		detail := "MySQL rejected the query: " + words.rejection(serverErr)
 		if connectionErrors[serverErr.Number] {
 			path = validation.TriggerPath(i).Child("authenticationRef")
-			detail = "MySQL refused the connection: " + secrets.From(serverErr.Error()) + ": check the user name, password and database the trigger resolves to"
+			detail = "MySQL refused the connection: " + words.rejection(serverErr) + ": check the user name, password and database the trigger resolves to"
 		}
 		violations.Add(validation.ReasonServerRejected, validation.Invalid(path, detail))
 		return
@@ -563,7 +560,7 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 			outcome = outcomeBusy
 		}
 		dryRunsTotal.WithLabelValues(outcome).Inc()
-		notDryRun(verdict, i, outcome, fmt.Sprintf("%s (within --dry-run-timeout=%v)", secrets.From(err.Error()), v.opts.DryRunTimeout))
+		notDryRun(verdict, i, outcome, fmt.Sprintf("%s (within --dry-run-timeout=%v)", err, v.opts.DryRunTimeout))
 		return
 	}
 	dryRunSeconds.Observe(obs.Took.Seconds())
@@ -590,6 +587,40 @@ func (v *ScaledObjectValidator) judge(prefix string, i int, so *kedav1alpha1.Sca
 	if obs.Rows > 1 {
 		verdict.Warnings = append(verdict.Warnings, prefix+"the query returned more than one row; KEDA silently uses the first: make it return exactly one")
 	}
+}
+
+// mysqlWords are how a message about MySQL's answer may name the connection's user and
+// database: quoted where the author wrote them, else by their source (origin.describe).
+type mysqlWords struct {
+	user, db string
+	// The author wrote the user name, the database (or there is none): MySQL's own text
+	// may name them (dryrun.ServerError.Text).
+	userShown, dbShown bool
+}
+
+// rejection says what MySQL's error e means: MySQL's own text where it holds only names
+// the author wrote (dryrun.ServerError.Text); otherwise what the error number means, in
+// innokeda's words, with the user and database named by their source.
+func (w mysqlWords) rejection(e *dryrun.ServerError) string {
+	if text, ok := e.Text(w.userShown, w.dbShown); ok {
+		return e.Error() + ": " + text
+	}
+	switch e.Number {
+	case erAccessDenied:
+		return fmt.Sprintf("%s: the user name %s and its password are not those of an account that may connect from innokeda's pod", e, w.user)
+	case erDBAccessDenied:
+		return fmt.Sprintf("%s: the user %s may not use the database %s", e, w.user, w.db)
+	case erBadDB:
+		return fmt.Sprintf("%s: the database %s does not exist", e, w.db)
+	case erTableAccessDenied, erColumnAccessDenied:
+		return fmt.Sprintf("%s: the user %s lacks SELECT on a table or column the query reads", e, w.user)
+	case erNoSuchTable:
+		return fmt.Sprintf("%s: a table the query reads does not exist (a table without a schema is looked for in the database %s)", e, w.db)
+	}
+	if e.Quoted() {
+		return fmt.Sprintf("%s; its text is not shown, as it may hold the user name (%s) or the database (%s)", e, w.user, w.db)
+	}
+	return fmt.Sprintf("%s; its text is not shown, as it may hold data the query read", e)
 }
 
 // connectionErrors are MySQL errors about the account or database, not the query.

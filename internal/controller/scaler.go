@@ -24,7 +24,6 @@ import (
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
-	"github.com/innokeda/innokeda/internal/redact"
 	"github.com/innokeda/innokeda/internal/scaleraccount"
 )
 
@@ -180,7 +179,7 @@ func (r *InnoDBClusterReconciler) ensureScalerAccount(ctx context.Context, clust
 		var ensureErr error
 		result, ensureErr = scaleraccount.Ensure(ctx, conn, desired)
 		return ensureErr
-	}, password)
+	})
 	var missing *scaleraccount.MissingTablesError
 	switch {
 	case errors.As(err, &missing):
@@ -295,9 +294,10 @@ func (r *InnoDBClusterReconciler) storeNewScalerPassword(ctx context.Context, cl
 
 // onPrimary runs do on the cluster's primary, connected as its root account through the
 // dry-run's host policy: innokeda keeps the account only on a server a dry-run may reach,
-// and moves to the primary only when a member's own name designates it. Passwords given
-// are kept out of the error.
-func (r *InnoDBClusterReconciler) onPrimary(ctx context.Context, cluster *innodbcluster.InnoDBCluster, do func(context.Context, scaleraccount.Admin) error, passwords ...string) error {
+// and moves to the primary only when a member's own name designates it. No error holds a
+// password: the session's errors are MySQL's error numbers and innokeda's own words, and
+// a statement is shown with its password's place marked (scaleraccount.Statement).
+func (r *InnoDBClusterReconciler) onPrimary(ctx context.Context, cluster *innodbcluster.InnoDBCluster, do func(context.Context, scaleraccount.Admin) error) error {
 	root, err := r.rootAccount(ctx, cluster)
 	if err != nil {
 		return err
@@ -309,24 +309,21 @@ func (r *InnoDBClusterReconciler) onPrimary(ctx context.Context, cluster *innodb
 	if !serving(servers) {
 		return errNotServing
 	}
-	secrets := redact.Secrets{}
-	secrets.Add(root.Passwd)
-	secrets.Add(passwords...)
+	// innokeda built the address, or the group named it: reasons may quote it.
 	dial := func(hostPort string) (string, error) {
 		cfg := root.Clone()
 		cfg.Addr = hostPort
-		address, err := r.opts.Hosts.DialAddress(cfg, servers)
-		return address, secrets.Error(err)
+		return r.opts.Hosts.DialAddress(cfg, servers, dryrun.Shown)
 	}
 	dialPrimary := func(hostPort string) (string, error) {
-		if err := r.opts.Hosts.NamesMember(hostPort, cluster.Name, cluster.Namespace); err != nil {
-			return "", secrets.Error(fmt.Errorf("the group names its primary %s: %w", hostPort, err))
+		if err := r.opts.Hosts.NamesMember(hostPort, cluster.Name, cluster.Namespace, dryrun.Shown); err != nil {
+			return "", fmt.Errorf("the group names its primary %s: %w", hostPort, err)
 		}
 		return dial(hostPort)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.MySQLTimeout)
 	defer cancel()
-	return secrets.Error(scaleraccount.OnPrimary(ctx, root, dial, dialPrimary, do))
+	return scaleraccount.OnPrimary(ctx, root, dial, dialPrimary, do)
 }
 
 // rootAccount is the cluster's root account, from spec.secretName, addressed to its

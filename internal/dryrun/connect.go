@@ -175,19 +175,22 @@ const (
 // behind the name are the MySQL Operator's (see ClusterServers); or a
 // --dry-run-allowed-host name, by DNS. Anything else, including IP addresses, short names
 // and Unix sockets, is not dialed, and the reason is returned.
-func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers) (string, error) {
-	kind, host, name, port, pod, err := p.name(cfg, servers.Name, servers.Namespace)
+//
+// subject says how the reason names the address (see Subject).
+func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers, subject Subject) (string, error) {
+	kind, host, name, port, pod, err := p.name(cfg, servers.Name, servers.Namespace, subject)
 	if err != nil {
 		return "", err
 	}
+	what := subject.host(host)
 	var ip string
 	switch kind {
 	case hostInstances:
-		ip, err = servers.anyMember(host)
+		ip, err = servers.anyMember(what)
 	case hostPod:
-		ip, err = servers.member(host, pod)
+		ip, err = servers.member(what, subject.pod(pod), pod)
 	case hostRouter:
-		ip, err = servers.routerIP(host)
+		ip, err = servers.routerIP(what)
 	}
 	if err != nil {
 		return "", err
@@ -206,27 +209,59 @@ func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers) (stri
 // InnoDBCluster namespace/cluster that a dry-run may dial, on a MySQL port of it: no API
 // object is looked at. A trigger that sends the cluster's credentials anywhere else would
 // hand them to whoever runs that host.
-func (p HostPolicy) NamesCluster(cfg *mysql.Config, cluster, namespace string) error {
-	_, _, _, _, _, err := p.name(cfg, cluster, namespace)
+func (p HostPolicy) NamesCluster(cfg *mysql.Config, cluster, namespace string, subject Subject) error {
+	_, _, _, _, _, err := p.name(cfg, cluster, namespace, subject)
 	return err
 }
 
 // NamesMember checks, from hostPort alone, that it names one group member of the
 // cluster (<cluster>-<n>.<cluster>-instances.<namespace>.svc.<domain>) on port 3306.
-func (p HostPolicy) NamesMember(hostPort, cluster, namespace string) error {
+func (p HostPolicy) NamesMember(hostPort, cluster, namespace string, subject Subject) error {
 	cfg := mysql.NewConfig()
 	cfg.Net, cfg.Addr = "tcp", hostPort
-	kind, host, _, _, _, err := p.name(cfg, cluster, namespace)
+	kind, host, _, _, _, err := p.name(cfg, cluster, namespace, subject)
 	if err == nil && kind != hostPod {
-		err = fmt.Errorf("host %s is not a group member of InnoDBCluster %s in namespace %s", host, cluster, namespace)
+		err = fmt.Errorf("%s is not a group member of InnoDBCluster %s in namespace %s", subject.host(host), cluster, namespace)
 	}
 	return err
 }
 
-// name classifies cfg's address, and checks its network and port.
-func (p HostPolicy) name(cfg *mysql.Config, cluster, namespace string) (kind hostKind, host, name, port, pod string, err error) {
+// Subject is how the host policy's reasons name the address they are about. A reason
+// quotes the address only where whoever reads it wrote it, or innokeda built it (Shown);
+// otherwise it says where the address came from and quotes nothing taken from it (no
+// host, port or pod name), so that no value read from a Secret reaches an answer, an
+// Event or a log line, and no answer depends on what such a value is.
+type Subject struct {
+	Shown  bool
+	Source string // where the address came from, such as "Secret db key host"; when not Shown
+}
+
+// Shown is the Subject of an address that may be quoted.
+var Shown = Subject{Shown: true}
+
+func (s Subject) host(name string) string {
+	if s.Shown {
+		return "host " + name
+	}
+	return "the host from " + s.Source
+}
+
+func (s Subject) pod(pod string) string {
+	if s.Shown {
+		return "pod " + pod
+	}
+	return "a pod"
+}
+
+// name classifies cfg's address (host as written, name in lower case without a final
+// dot), and checks its network and port.
+func (p HostPolicy) name(cfg *mysql.Config, cluster, namespace string, subject Subject) (kind hostKind, host, name, port, pod string, err error) {
 	if cfg.Net != "tcp" && cfg.Net != "tcp4" && cfg.Net != "tcp6" {
-		return hostNone, "", "", "", "", fmt.Errorf("network %q is not tcp", cfg.Net)
+		network := fmt.Sprintf("network %q", cfg.Net)
+		if !subject.Shown {
+			network = "the network from " + subject.Source
+		}
+		return hostNone, "", "", "", "", fmt.Errorf("%s is not tcp", network)
 	}
 	host, port, err = net.SplitHostPort(cfg.Addr)
 	if err != nil {
@@ -237,14 +272,18 @@ func (p HostPolicy) name(cfg *mysql.Config, cluster, namespace string) (kind hos
 	var ports []string
 	switch kind {
 	case hostNone:
-		return kind, host, name, port, pod, fmt.Errorf("host %s is not a service of InnoDBCluster %s in namespace %s", host, cluster, namespace)
+		return kind, host, name, port, pod, fmt.Errorf("%s is not a service of InnoDBCluster %s in namespace %s", subject.host(host), cluster, namespace)
 	case hostInstances, hostPod:
 		ports = instancePorts
 	case hostRouter:
 		ports = routerPorts
 	}
 	if ports != nil && !slices.Contains(ports, port) {
-		return kind, host, name, port, pod, fmt.Errorf("port %s of %s is not a MySQL port of the cluster (%s)", port, host, strings.Join(ports, ", "))
+		what := fmt.Sprintf("port %s of %s", port, host)
+		if !subject.Shown {
+			what = "the port of " + subject.host(host)
+		}
+		return kind, host, name, port, pod, fmt.Errorf("%s is not a MySQL port of the cluster (%s)", what, strings.Join(ports, ", "))
 	}
 	return kind, host, name, port, pod, nil
 }
@@ -283,52 +322,52 @@ var (
 // The fix every "not the operator's" reason ends with.
 const notTheOperators = "find out who created it, and delete it"
 
-// operatorService checks that svc, which host names, is the MySQL Operator's: it exists,
+// operatorService checks that svc, which what names (Subject.host), is the MySQL Operator's: it exists,
 // is not an ExternalName (a DNS alias for any other host), and its controller is this
 // InnoDBCluster.
-func (s ClusterServers) operatorService(host, name string, svc *corev1.Service) error {
+func (s ClusterServers) operatorService(what, name string, svc *corev1.Service) error {
 	switch {
 	case svc == nil:
-		return fmt.Errorf("host %s names Service %s, which does not exist in namespace %s (or is not labelled %s=%s): "+
-			"wait until the MySQL Operator has created it", host, name, s.Namespace, innodbcluster.ClusterLabel, s.Name)
+		return fmt.Errorf("%s names Service %s, which does not exist in namespace %s (or is not labelled %s=%s): "+
+			"wait until the MySQL Operator has created it", what, name, s.Namespace, innodbcluster.ClusterLabel, s.Name)
 	case svc.Spec.Type == corev1.ServiceTypeExternalName:
-		return fmt.Errorf("host %s names Service %s, which is of type ExternalName (a DNS alias for another host), so it is not the MySQL Operator's: %s",
-			host, name, notTheOperators)
+		return fmt.Errorf("%s names Service %s, which is of type ExternalName (a DNS alias for another host), so it is not the MySQL Operator's: %s",
+			what, name, notTheOperators)
 	case !controlledBy(svc, innodbcluster.GroupVersion.Group, innodbcluster.Kind, s.UID):
-		return fmt.Errorf("host %s names Service %s, which is not the MySQL Operator's: its controller is %s, not InnoDBCluster %s (UID %s): %s",
-			host, name, controllerOf(svc), s.Name, s.UID, notTheOperators)
+		return fmt.Errorf("%s names Service %s, which is not the MySQL Operator's: its controller is %s, not InnoDBCluster %s (UID %s): %s",
+			what, name, controllerOf(svc), s.Name, s.UID, notTheOperators)
 	}
 	return nil
 }
 
 // routerIP returns the router Service's cluster IP.
-func (s ClusterServers) routerIP(host string) (string, error) {
+func (s ClusterServers) routerIP(what string) (string, error) {
 	name := innodbcluster.RouterService(s.Name)
-	if err := s.operatorService(host, name, s.RouterService); err != nil {
+	if err := s.operatorService(what, name, s.RouterService); err != nil {
 		return "", err
 	}
 	ip := s.RouterService.Spec.ClusterIP
 	if ip == "" || ip == corev1.ClusterIPNone || net.ParseIP(ip) == nil {
-		return "", fmt.Errorf("host %s names Service %s, which has no cluster IP (clusterIP %q), unlike the MySQL Operator's router Service: "+
-			"point the trigger at the instances service, or %s", host, name, ip, notTheOperators)
+		return "", fmt.Errorf("%s names Service %s, which has no cluster IP (clusterIP %q), unlike the MySQL Operator's router Service: "+
+			"point the trigger at the instances service, or %s", what, name, ip, notTheOperators)
 	}
 	return ip, nil
 }
 
 // members returns the group members the API server knows of, after checking that the
 // instances Service host lives under, and the StatefulSet, are the operator's.
-func (s ClusterServers) members(host string) ([]corev1.Pod, error) {
-	if err := s.operatorService(host, innodbcluster.InstancesService(s.Name), s.InstancesService); err != nil {
+func (s ClusterServers) members(what string) ([]corev1.Pod, error) {
+	if err := s.operatorService(what, innodbcluster.InstancesService(s.Name), s.InstancesService); err != nil {
 		return nil, err
 	}
 	sts := innodbcluster.StatefulSetName(s.Name)
 	switch {
 	case s.StatefulSet == nil:
-		return nil, fmt.Errorf("host %s has no group member to dial: StatefulSet %s does not exist in namespace %s (or is not labelled %s=%s): "+
-			"wait until the MySQL Operator has created it", host, sts, s.Namespace, innodbcluster.ClusterLabel, s.Name)
+		return nil, fmt.Errorf("%s has no group member to dial: StatefulSet %s does not exist in namespace %s (or is not labelled %s=%s): "+
+			"wait until the MySQL Operator has created it", what, sts, s.Namespace, innodbcluster.ClusterLabel, s.Name)
 	case !controlledBy(s.StatefulSet, innodbcluster.GroupVersion.Group, innodbcluster.Kind, s.UID):
-		return nil, fmt.Errorf("host %s has no group member to dial: StatefulSet %s is not the MySQL Operator's: its controller is %s, not InnoDBCluster %s (UID %s)",
-			host, sts, controllerOf(s.StatefulSet), s.Name, s.UID)
+		return nil, fmt.Errorf("%s has no group member to dial: StatefulSet %s is not the MySQL Operator's: its controller is %s, not InnoDBCluster %s (UID %s)",
+			what, sts, controllerOf(s.StatefulSet), s.Name, s.UID)
 	}
 	var members []corev1.Pod
 	for _, pod := range s.Pods {
@@ -341,15 +380,15 @@ func (s ClusterServers) members(host string) ([]corev1.Pod, error) {
 
 // anyMember returns the IP of the group member to dial for the instances service: a
 // running one, Ready ones first, then the lowest ordinal.
-func (s ClusterServers) anyMember(host string) (string, error) {
-	members, err := s.members(host)
+func (s ClusterServers) anyMember(what string) (string, error) {
+	members, err := s.members(what)
 	if err != nil {
 		return "", err
 	}
 	members = slices.DeleteFunc(members, func(p corev1.Pod) bool { return !running(&p) })
 	if len(members) == 0 {
-		return "", fmt.Errorf("host %s has no group member to dial: no pod of StatefulSet %s is running with an IP yet: wait until one is",
-			host, innodbcluster.StatefulSetName(s.Name))
+		return "", fmt.Errorf("%s has no group member to dial: no pod of StatefulSet %s is running with an IP yet: wait until one is",
+			what, innodbcluster.StatefulSetName(s.Name))
 	}
 	slices.SortFunc(members, func(a, b corev1.Pod) int {
 		if ra, rb := ready(&a), ready(&b); ra != rb {
@@ -363,9 +402,10 @@ func (s ClusterServers) anyMember(host string) (string, error) {
 	return members[0].Status.PodIP, nil
 }
 
-// member returns the IP of group member pod, which host names.
-func (s ClusterServers) member(host, pod string) (string, error) {
-	members, err := s.members(host)
+// member returns the IP of group member pod, which what names; podText is how the reason
+// names the pod (Subject.pod).
+func (s ClusterServers) member(what, podText, pod string) (string, error) {
+	members, err := s.members(what)
 	if err != nil {
 		return "", err
 	}
@@ -374,15 +414,15 @@ func (s ClusterServers) member(host, pod string) (string, error) {
 	if i < 0 {
 		for j := range s.Pods {
 			if s.Pods[j].Name == pod {
-				return "", fmt.Errorf("host %s names pod %s, which is not a pod of StatefulSet %s: its controller is %s: %s",
-					host, pod, sts, controllerOf(&s.Pods[j]), notTheOperators)
+				return "", fmt.Errorf("%s names %s, which is not a pod of StatefulSet %s: its controller is %s: %s",
+					what, podText, sts, controllerOf(&s.Pods[j]), notTheOperators)
 			}
 		}
-		return "", fmt.Errorf("host %s names pod %s, which is not a pod of StatefulSet %s (there is no such pod labelled %s=%s): "+
-			"use the instances service, or the name of a pod that exists", host, pod, sts, innodbcluster.ClusterLabel, s.Name)
+		return "", fmt.Errorf("%s names %s, which is not a pod of StatefulSet %s (there is no such pod labelled %s=%s): "+
+			"use the instances service, or the name of a pod that exists", what, podText, sts, innodbcluster.ClusterLabel, s.Name)
 	}
 	if !running(&members[i]) {
-		return "", fmt.Errorf("host %s names pod %s, which is not running with an IP: wait until it is, or use the instances service", host, pod)
+		return "", fmt.Errorf("%s names %s, which is not running with an IP: wait until it is, or use the instances service", what, podText)
 	}
 	return members[i].Status.PodIP, nil
 }

@@ -1,6 +1,7 @@
 package dryrun
 
 import (
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -261,19 +262,54 @@ func TestDialAddress(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := p.DialAddress(cfg, servers)
+			got, err := p.DialAddress(cfg, servers, Shown)
 			switch {
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Errorf("DialAddress(%s) = %q, %v\nwant error containing %q", tc.addr, got, err, tc.wantErr)
 			case tc.wantErr == "" && (err != nil || got != tc.want):
 				t.Errorf("DialAddress(%s) = %q, %v; want %q", tc.addr, got, err, tc.want)
 			}
+			// From a Secret, the same address gives the same verdict, and a reason that
+			// quotes nothing of it: no host, no label of it, no port.
+			hidden := Subject{Source: "Secret s key host"}
+			gotHidden, errHidden := p.DialAddress(cfg, servers, hidden)
+			if gotHidden != got || (errHidden == nil) != (err == nil) {
+				t.Fatalf("from a Secret: %q, %v; shown: %q, %v", gotHidden, errHidden, got, err)
+			}
+			if errHidden != nil {
+				host, port, _ := net.SplitHostPort(tc.addr)
+				msg := errHidden.Error()
+				if !strings.Contains(msg, "the host from Secret s key host") {
+					t.Errorf("reason %q does not say where the host came from", msg)
+				}
+				for _, part := range append(strings.Split(host, "."), host, ":"+port, "port "+port) {
+					if isClusterFact(part) {
+						continue
+					}
+					if strings.Contains(msg, part) {
+						t.Errorf("reason %q quotes %q of the Secret's address %s", msg, part, tc.addr)
+					}
+				}
+			}
 		})
 	}
 	unix, _ := Params{ConnectionString: "u:p@unix(/var/run/mysqld.sock)/db"}.Config()
-	if _, err := policy.DialAddress(unix, operatorServers()); err == nil || err.Error() != `network "unix" is not tcp` {
+	if _, err := policy.DialAddress(unix, operatorServers(), Shown); err == nil || err.Error() != `network "unix" is not tcp` {
 		t.Errorf("unix socket: %v", err)
 	}
+	if _, err := policy.DialAddress(unix, operatorServers(), Subject{Source: "Secret s key connectionString"}); err == nil || err.Error() != "the network from Secret s key connectionString is not tcp" {
+		t.Errorf("unix socket from a Secret: %v", err)
+	}
+}
+
+// isClusterFact tells whether part of an address is also a name every reason may give
+// because it is the cluster's (its services, namespace, domain), not the address's.
+func isClusterFact(part string) bool {
+	switch part {
+	case "mycluster", "mycluster-instances", "db", "svc", "cluster", "local", "":
+		return true
+	}
+	return false
 }
 
 func TestConnectionStringThatIsNotADSN(t *testing.T) {

@@ -7,21 +7,43 @@ import "fmt"
 //
 // A server's message can carry anything the query read: EXTRACTVALUE(1, (SELECT
 // authentication_string ...)) returns the hash inside an "XPATH syntax error", a failed
-// conversion quotes the value. So the text is kept unexported and Error quotes it only
-// for errors whose message is built from the query's own text and names (quotedErrors);
-// for any other, the number and MySQL's name for it.
+// conversion quotes the value. Even the errors whose message is built from names alone
+// (quotedErrors) name the connection's user and database, which may have come from a
+// Secret, cut and re-encoded by the server (MariaDB keeps 128 characters of a user
+// name, and sends a byte it cannot show as '?'). So Error gives the number and MySQL's
+// name for it, never the text; Text gives the text of a quotedError to a caller that
+// knows where the user and database came from.
 type ServerError struct {
 	Number  uint16
 	message string
 }
 
 func (e *ServerError) Error() string {
-	name := errorName(e.Number)
-	if quotedErrors[e.Number] {
-		return fmt.Sprintf("MySQL error %d (%s): %s", e.Number, name, e.message)
-	}
-	return fmt.Sprintf("MySQL error %d (%s; its text is not shown, as it may hold data the query read)", e.Number, name)
+	return fmt.Sprintf("MySQL error %d (%s)", e.Number, errorName(e.Number))
 }
+
+// Text is the server's message, when the error is one whose message is built from the
+// query's text and names, the user name and the database alone (quotedErrors), and each of
+// the connection's values it can name may be shown: the user's name (userShown) and the
+// database's (databaseShown; a table or routine the query names without a schema is
+// qualified with it). ok is false otherwise; for any other error, the text may hold
+// data the query read.
+func (e *ServerError) Text(userShown, databaseShown bool) (text string, ok bool) {
+	if !quotedErrors[e.Number] || namesUser[e.Number] && !userShown || e.Number != erAccessDenied && !databaseShown {
+		return "", false
+	}
+	return e.message, true
+}
+
+// Quoted tells whether Text could give the error's text (with every value shown).
+func (e *ServerError) Quoted() bool { return quotedErrors[e.Number] }
+
+// namesUser are the quotedErrors whose message names the connection's user.
+var namesUser = map[uint16]bool{1044: true, erAccessDenied: true, 1142: true, 1143: true, 1370: true}
+
+// erAccessDenied (wrong user or password) is the one quotedError whose message does not
+// name the database.
+const erAccessDenied = 1045
 
 // MySQL error numbers that mean "not now" rather than "wrong".
 const (
@@ -33,8 +55,8 @@ const (
 )
 
 // quotedErrors are the errors whose message says only what the query or the account
-// named (a syntax error quotes the query near the error, an unknown table its name,
-// access denied the user name), never a value read from a table.
+// named (a syntax error quotes the query near the error, an unknown table its name and
+// the database, access denied the user name), never a value read from a table.
 var quotedErrors = map[uint16]bool{
 	1044: true, 1045: true, 1046: true, 1049: true, 1052: true, 1054: true, 1055: true, 1064: true,
 	1111: true, 1142: true, 1143: true, 1146: true, 1241: true, 1242: true, 1305: true, 1370: true,

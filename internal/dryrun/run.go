@@ -3,6 +3,8 @@ package dryrun
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -11,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -374,8 +377,11 @@ type discardLogger struct{}
 
 func (discardLogger) Print(...any) {}
 
-// classify maps a driver error to ErrTimedOut, ErrUnreachable or a *ServerError. The
-// result holds no server text that could carry data (see ServerError) and never the DSN.
+// classify maps a driver error to ErrTimedOut, ErrUnreachable or a *ServerError. Its
+// text is built from what kind of error it is, never from the error's own text: that can
+// hold the host the DSN names (a TLS certificate "not valid for" it), and the DSN may
+// have come from a Secret. A *ServerError gives no server text by itself (see
+// ServerError).
 func classify(ctx context.Context, err error) error {
 	var myErr *mysql.MySQLError
 	switch {
@@ -390,17 +396,42 @@ func classify(ctx context.Context, err error) error {
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return ErrTimedOut
 	}
-	var dnsErr *net.DNSError
-	var opErr *net.OpError
+	return fmt.Errorf("%w: %s", ErrUnreachable, failure(err))
+}
+
+// failure says what kind of connection failure err is, in words of innokeda's own.
+func failure(err error) string {
+	var (
+		errno       syscall.Errno
+		dnsErr      *net.DNSError
+		hostname    x509.HostnameError
+		authority   x509.UnknownAuthorityError
+		invalid     x509.CertificateInvalidError
+		alert       tls.AlertError
+		record      tls.RecordHeaderError
+		verifyError *tls.CertificateVerificationError
+	)
 	switch {
+	case errors.As(err, &errno):
+		return errno.Error() // the system's words for the errno: "connection refused"
 	case errors.As(err, &dnsErr):
-		return fmt.Errorf("%w: cannot resolve %s", ErrUnreachable, dnsErr.Name)
-	case errors.As(err, &opErr):
-		return fmt.Errorf("%w: %v", ErrUnreachable, opErr.Err)
+		return "the --dry-run-allowed-host name does not resolve"
+	case errors.As(err, &hostname):
+		return "the server's TLS certificate is not valid for the host the trigger connects to"
+	case errors.As(err, &authority):
+		return "the server's TLS certificate is not signed by a CA the connection trusts"
+	case errors.As(err, &invalid):
+		return "the server's TLS certificate is not valid (expired, not yet valid, or not a server's)"
+	case errors.As(err, &verifyError):
+		return "the server's TLS certificate could not be verified"
+	case errors.As(err, &alert), errors.As(err, &record):
+		return "the TLS handshake failed"
+	case errors.Is(err, mysql.ErrNoTLS):
+		return "the connection asks for TLS, which the server does not offer"
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%w: the connection was closed", ErrUnreachable)
+		return "the connection was closed"
 	}
-	return fmt.Errorf("%w: %v", ErrUnreachable, err)
+	return fmt.Sprintf("the connection failed (%T)", err)
 }
 
 func isTimeout(err error) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,6 +74,16 @@ func TestRunAgainstMariaDB(t *testing.T) {
 			gotErr := ""
 			if err != nil {
 				gotErr = err.Error()
+			}
+			// The server's text is given apart, to callers that know where the user and
+			// database came from; Error never holds it.
+			var serverErr *dryrun.ServerError
+			if errors.As(err, &serverErr) {
+				text, ok := serverErr.Text(true, true)
+				if ok && strings.Contains(gotErr, text) {
+					t.Errorf("Error() %q holds the server's text", gotErr)
+				}
+				gotErr += ": " + text
 			}
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (len(gotErr) < len(tc.wantErr) || gotErr[:len(tc.wantErr)] != tc.wantErr) {
 				t.Fatalf("error = %q, want %q", gotErr, tc.wantErr)

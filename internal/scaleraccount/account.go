@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/innokeda/innokeda/internal/dryrun"
-	"github.com/innokeda/innokeda/internal/redact"
 )
 
 // Admin is a root session on one MySQL server. A statement or query the server rejects
@@ -150,7 +149,7 @@ func Ensure(ctx context.Context, conn Admin, d Desired) (Result, error) {
 			return Result{}, err
 		}
 		if current.PasswordWorks, err = conn.Authenticates(ctx, d.User, d.Password); err != nil {
-			return Result{}, redacted(fmt.Errorf("connecting as %s to check its password: %w", account(d.User, d.Host), err), d.Password)
+			return Result{}, fmt.Errorf("connecting as %s to check its password: %w", account(d.User, d.Host), err)
 		}
 	}
 	rows, err := conn.Query(ctx, "SELECT @@GLOBAL.lower_case_table_names")
@@ -179,7 +178,7 @@ func Ensure(ctx context.Context, conn Admin, d Desired) (Result, error) {
 				missing = append(missing, *s.Table)
 				continue
 			}
-			return result, redacted(fmt.Errorf("%s: %w", s.Redacted, err), d.Password)
+			return result, fmt.Errorf("%s: %w", s.Redacted, err)
 		}
 		switch s.Kind {
 		case KindCreate:
@@ -331,13 +330,6 @@ func checkPrimary(ctx context.Context, conn Admin) error {
 		}
 	}
 	return nil
-}
-
-// redacted hides password in err's message; errors.Is and errors.As still see through it.
-func redacted(err error, password string) error {
-	var s redact.Secrets
-	s.Add(password)
-	return s.Error(err)
 }
 
 // passwordLength and passwordAlphabet: 40 characters of 62 are 238 bits, and need no

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/innokeda/innokeda/internal/redact"
 	"github.com/innokeda/innokeda/internal/sqltables"
 )
 
@@ -177,6 +176,10 @@ type Statement struct {
 // String is the statement without the password.
 func (s Statement) String() string { return s.Redacted }
 
+// PasswordPlaceholder stands for the password in a statement as shown (Statement.Redacted),
+// which is built with it, not from the statement by taking the password out.
+const PasswordPlaceholder = "[password]"
+
 // Plan returns the statements that turn current into d, in order: create the account,
 // or set its password (only when it no longer works) and its connection limit; revoke
 // what it holds beyond d (least privilege first); grant what it lacks.
@@ -188,7 +191,7 @@ func Plan(current Current, d Desired) ([]Statement, error) {
 	acct := account(d.User, d.Host)
 	// secret is a statement that holds the password, between before and after.
 	secret := func(kind Kind, before, after string) Statement {
-		return Statement{Kind: kind, SQL: before + quoteString(d.Password) + after, Redacted: before + redact.Placeholder + after}
+		return Statement{Kind: kind, SQL: before + quoteString(d.Password) + after, Redacted: before + PasswordPlaceholder + after}
 	}
 	plain := func(kind Kind, sql, what string) Statement {
 		return Statement{Kind: kind, SQL: sql, Redacted: sql, What: what}

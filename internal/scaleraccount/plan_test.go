@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/innokeda/innokeda/internal/redact"
 	"github.com/innokeda/innokeda/internal/sqltables"
 )
 
@@ -203,7 +202,7 @@ func TestPlanRedactsThePassword(t *testing.T) {
 				t.Errorf("%q shows the password", shown)
 			}
 		}
-		if !strings.Contains(s.SQL, testPassword) || !strings.Contains(s.Redacted, redact.Placeholder) {
+		if !strings.Contains(s.SQL, testPassword) || !strings.Contains(s.Redacted, PasswordPlaceholder) {
 			t.Errorf("SQL %q, redacted %q", s.SQL, s.Redacted)
 		}
 	}

@@ -142,7 +142,7 @@ func TestAuditSaysAccessDeniedWithoutTheSecret(t *testing.T) {
 	mustCreate(t, c, so)
 
 	exec(t, fmt.Sprintf("ALTER USER '%s'@'%%' IDENTIFIED BY '%s'", user, rotatedInMySQL))
-	failed := waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Access denied")
+	failed := waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "MySQL error 1045 (ER_ACCESS_DENIED_ERROR)")
 	if !strings.Contains(failed.Note, "spec.triggers[0].authenticationRef: Invalid value: MySQL refused the connection") ||
 		!strings.Contains(failed.Note, "check the user name, password and database the trigger resolves to") {
 		t.Errorf("note %q does not say where to look", failed.Note)
@@ -191,7 +191,7 @@ func TestAuditFindsARevokedGrant(t *testing.T) {
 	exec(t, fmt.Sprintf("REVOKE SELECT ON testdb.testtable FROM '%s'@'%%'", managed.ScalerUser))
 	// Its only grant in testdb gone, the account may not even open the database the
 	// trigger names.
-	waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Access denied for user '[redacted]'@'%' to database 'testdb'")
+	waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "MySQL error 1044 (ER_DBACCESS_DENIED_ERROR): the user from Secret mycluster-innokeda-scaler key username")
 	if ok, err := granted(ctx); err != nil || ok {
 		t.Errorf("the grant is back already (%v): the test shows nothing", err)
 	}
@@ -247,7 +247,7 @@ func TestAuditComesAtOnceWhenTheRootSecretChanges(t *testing.T) {
 	if err := c.Update(context.Background(), latest); err != nil {
 		t.Fatal(err)
 	}
-	failed := waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "Access denied")
+	failed := waitForAuditEvent(t, c, so, corev1.EventTypeWarning, "AuditFailed", "MySQL error 1045 (ER_ACCESS_DENIED_ERROR)")
 	if strings.Contains(asJSON(t, failed), "not-the-password-4c9") {
 		t.Errorf("the Event holds the Secret's value: %s", failed.Note)
 	}
