@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,6 +187,11 @@ func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.Scal
 	verdict.Violations = validation.ScaledObject(so, containers, workload)
 	if lookupErr == nil {
 		verdict.Violations = append(verdict.Violations, v.managedHostViolations(so, facts)...)
+		verdict.Violations = append(verdict.Violations, readBoundViolations(so, facts)...)
+		if !managed.ReadBoundOf(facts.Cluster).Set && hasMySQLTrigger(so) {
+			verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("InnoDBCluster %s has no %s annotation, so a trigger may read any table its account can: "+
+				"ask the cluster's owner to list the tables ScaledObjects may read (schema.table or schema.*, comma-separated)", facts.Cluster.Name, innodbcluster.AnnotationAllowedTables))
+		}
 	} else {
 		logf.FromContext(ctx).Error(lookupErr, "Could not look up the target of a ScaledObject")
 		verdict.Unchecked = append(verdict.Unchecked, validation.Unchecked{Trigger: -1, Reason: degradedLookupFailed,
@@ -236,6 +242,66 @@ func (v *ScaledObjectValidator) managedHostViolations(so *kedav1alpha1.ScaledObj
 		}
 	}
 	return violations
+}
+
+// readBoundViolations checks, before any Secret is read, each mysql trigger's query
+// against the cluster owner's bound (managed.ReadBound), in every account mode, where the
+// tables it reads are known without I/O: its dbName is in the metadata, or it names every
+// table with its schema. checkTrigger checks the others once their database is resolved.
+func readBoundViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts) validation.Violations {
+	bound := managed.ReadBoundOf(facts.Cluster)
+	if !bound.Set {
+		return nil
+	}
+	var violations validation.Violations
+	for i, t := range so.Spec.Triggers {
+		if t.Type != autofill.MySQLTriggerType {
+			continue
+		}
+		query, dbName := strings.TrimSpace(t.Metadata["query"]), strings.TrimSpace(t.Metadata["dbName"])
+		if dbName == "" && sqltables.HasUnqualified(query) {
+			continue // checkTrigger, once the database the connection opens is known
+		}
+		violations = append(violations, readBoundViolation(i, query, dbName, origin{shown: true}, bound, facts.Cluster.Name)...)
+	}
+	return violations
+}
+
+// readBoundViolation checks one query against bound, its unqualified names completed with
+// dbName (which came from db). A table is named as the query names it: one it did not
+// qualify, with a database from a Secret, is named by where the database came from, so
+// that the message is the same whatever that database is.
+func readBoundViolation(i int, query, dbName string, db origin, bound managed.ReadBound, cluster string) validation.Violations {
+	tables, err := sqltables.Read(query, sqltables.Unqualified)
+	if err != nil {
+		return nil // the query guard says why
+	}
+	unqualified := map[sqltables.Table]bool{}
+	for j, t := range tables {
+		if t.Schema == sqltables.Unqualified {
+			tables[j].Schema = dbName
+			unqualified[tables[j]] = true
+		}
+	}
+	// A system schema's table is denied to every query already (ReasonSystemSchema).
+	tables = slices.DeleteFunc(tables, func(t sqltables.Table) bool { return sqltables.SystemSchema(t.Schema) != "" })
+	why := bound.Violation(cluster, bound.Outside(tables), func(t sqltables.Table) string {
+		if unqualified[t] && !db.shown {
+			return fmt.Sprintf("%s (in the database from %s)", t.NameString(), db.place)
+		}
+		return t.String()
+	})
+	if why == "" {
+		return nil
+	}
+	var violations validation.Violations
+	violations.Add(validation.ReasonReadBound, validation.Invalid(validation.MetadataPath(i, "query"), why))
+	return violations
+}
+
+// hasMySQLTrigger tells whether so has a mysql trigger.
+func hasMySQLTrigger(so *kedav1alpha1.ScaledObject) bool {
+	return slices.ContainsFunc(so.Spec.Triggers, func(t kedav1alpha1.ScaleTriggers) bool { return t.Type == autofill.MySQLTriggerType })
 }
 
 // workloadOf tells what the target runs.
@@ -367,6 +433,12 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		// says where it came from, not what it is.
 		violations.Add(validation.ReasonSystemSchema, validation.Invalid(validation.MetadataPath(i, "query"),
 			"the query names a table without a schema, and the database the trigger's connection opens (from its authentication) is a system schema that no scaler's query may read: qualify every table with your application's schema"))
+	}
+	if err == nil && strings.TrimSpace(t.Metadata["dbName"]) == "" && sqltables.HasUnqualified(strings.TrimSpace(t.Metadata["query"])) {
+		// The query's database came from the authentication: checked against the owner's
+		// bound now that it is known (readBoundViolations checked the others).
+		violations = append(violations, readBoundViolation(i, strings.TrimSpace(t.Metadata["query"]), cfg.DBName, res.originOf("dbName"),
+			managed.ReadBoundOf(facts.Cluster), facts.Cluster.Name)...)
 	}
 	scaler, settings := v.pollsAsScalerAccount(facts, t)
 	var reads sqltables.Reads

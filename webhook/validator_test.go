@@ -67,10 +67,15 @@ func newValidatorFixture(t testing.TB, addr, onUnreachable string, extra ...clie
 func testCluster() (*innodbcluster.InnoDBCluster, *appsv1.StatefulSet) {
 	cluster := gen.InnoDBCluster(vns, "mycluster")
 	cluster.UID = "7d2c9a40-cluster"
+	// The owner's bound covers what the tests read; TestReadBound changes it.
+	cluster.Annotations[innodbcluster.AnnotationAllowedTables] = testReadBound
 	sts := gen.StatefulSet(cluster)
 	sts.UID = "51e0b7c3-statefulset"
 	return cluster, sts
 }
+
+// testReadBound is the test cluster's innokeda.io/allowed-tables.
+const testReadBound = "testdb.*, privdb.*, bulk.*"
 
 // operatorObjects holds the test cluster with everything the MySQL Operator (and
 // Kubernetes) would make for it, its Secret and TriggerAuthentication, then extra

@@ -23,7 +23,54 @@ const (
 	// AnnotationScalerPrivileges lists global privileges the managed account also gets,
 	// comma-separated, from ScalerPrivilegesAllowed only.
 	AnnotationScalerPrivileges = "innokeda.io/scaler-privileges"
+	// AnnotationAllowedTables bounds what every trigger of the cluster may read, whatever
+	// account it polls with: comma-separated schema.table or schema.* (AllowedTables).
+	AnnotationAllowedTables = "innokeda.io/allowed-tables"
 )
+
+// TablePattern is one entry of AnnotationAllowedTables: a table of a schema, or every
+// table of it (Table "*"). Names compare byte for byte, as MySQL compares them on Linux.
+type TablePattern struct{ Schema, Table string }
+
+// AllowedTables reads AnnotationAllowedTables. set is false when the annotation is absent
+// or blank. Each entry that is not schema.table or schema.* (unquoted identifiers:
+// letters, digits, _ and $) is a problem, and the caller must then allow nothing: a bound
+// the owner wrote is never widened because part of it could not be read.
+func AllowedTables(annotations map[string]string) (patterns []TablePattern, set bool, problems []string) {
+	value, ok := annotations[AnnotationAllowedTables]
+	if !ok || strings.TrimSpace(value) == "" {
+		return nil, false, nil
+	}
+	for _, entry := range strings.Split(value, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		schema, table, found := strings.Cut(entry, ".")
+		if !found || !isIdentifier(schema) || table != "*" && !isIdentifier(table) {
+			problems = append(problems, fmt.Sprintf("annotation %s: %q is not schema.table or schema.*", AnnotationAllowedTables, entry))
+			continue
+		}
+		patterns = append(patterns, TablePattern{Schema: schema, Table: table})
+	}
+	return patterns, true, problems
+}
+
+// isIdentifier tells whether s is an unquoted MySQL identifier of ASCII letters, digits,
+// _ and $, and not only digits.
+func isIdentifier(s string) bool {
+	digits := true
+	for _, c := range []byte(s) {
+		switch {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == '$':
+			digits = false
+		default:
+			return false
+		}
+	}
+	return s != "" && !digits
+}
 
 // ScalerAccount is the account KEDA polls a cluster with.
 type ScalerAccount string

@@ -2,6 +2,7 @@ package innodbcluster
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -37,5 +38,32 @@ func TestScalerSettingsFromAnnotations(t *testing.T) {
 				t.Errorf("got %+v %q\nwant %+v %q", got, problems, tc.want, tc.wantProblems)
 			}
 		})
+	}
+}
+
+func TestAllowedTables(t *testing.T) {
+	for _, tc := range []struct {
+		value        string
+		absent       bool
+		wantSet      bool
+		wantPatterns []TablePattern
+		wantProblems int
+	}{
+		{absent: true},
+		{value: "  ", wantSet: false},
+		{value: "app.orders", wantSet: true, wantPatterns: []TablePattern{{"app", "orders"}}},
+		{value: " app.orders , app.*,,Shop$1.Items_2 ", wantSet: true, wantPatterns: []TablePattern{{"app", "orders"}, {"app", "*"}, {"Shop$1", "Items_2"}}},
+		{value: "app", wantSet: true, wantProblems: 1},
+		{value: "app.orders.x, *.*, app.`t`, 123.t, app.o-rders, .t, app.", wantSet: true, wantProblems: 7},
+		{value: "app.*, app", wantSet: true, wantPatterns: []TablePattern{{"app", "*"}}, wantProblems: 1},
+	} {
+		annotations := map[string]string{}
+		if !tc.absent {
+			annotations[AnnotationAllowedTables] = tc.value
+		}
+		patterns, set, problems := AllowedTables(annotations)
+		if set != tc.wantSet || !slices.Equal(patterns, tc.wantPatterns) || len(problems) != tc.wantProblems {
+			t.Errorf("%q: %v, %v, %q; want %v, %v, %d problem(s)", tc.value, patterns, set, problems, tc.wantPatterns, tc.wantSet, tc.wantProblems)
+		}
 	}
 }

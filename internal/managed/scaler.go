@@ -174,6 +174,7 @@ func ScalerTrigger(t kedav1alpha1.ScaleTriggers, dbName string, settings innodbc
 // one written before the cluster asked for the account, or while innokeda was away.
 func ScalerGrantsFor(c *innodbcluster.InnoDBCluster, settings innodbcluster.ScalerSettings, scaledObjects []kedav1alpha1.ScaledObject) ScalerGrants {
 	var g ScalerGrants
+	bound := ReadBoundOf(c) // never granted outside, whatever admission let through before it was set
 	found := map[sqltables.Table]bool{}
 	for _, so := range scaledObjects {
 		if so.Namespace != c.Namespace || so.DeletionTimestamp != nil {
@@ -187,6 +188,9 @@ func ScalerGrantsFor(c *innodbcluster.InnoDBCluster, settings innodbcluster.Scal
 			g.Triggers++
 			polls = true
 			reads, problems := ScalerTrigger(t, strings.TrimSpace(t.Metadata["dbName"]), settings)
+			if why := bound.Violation(c.Name, bound.Outside(reads.Tables), sqltables.Table.String); why != "" {
+				problems = append(problems, ScalerProblem{"query", why})
+			}
 			for _, p := range problems {
 				g.Problems = append(g.Problems, fmt.Sprintf("ScaledObject %s spec.triggers[%d]: %s", so.Name, i, p.Message))
 			}

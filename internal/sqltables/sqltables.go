@@ -321,6 +321,14 @@ func SystemSchema(schema string) string {
 // default database is not known: no schema has this name, so SystemSchema passes it.
 const unknownSchema = "\x00"
 
+// Unqualified is the schema that Read gives a table the query names without one, when
+// called with it as the default schema: so a caller can tell, from the query's text
+// alone, which names the connection's database completes.
+const Unqualified = unknownSchema
+
+// NameString writes t's table name for a message, as String writes it.
+func (t Table) NameString() string { return display(t.Name) }
+
 // SystemRead returns the first table of a system schema (see SystemSchema) that query
 // reads, with that schema's description, or an empty description: no account, root
 // included, may run such a query. Unqualified names are taken to be in defaultSchema, and

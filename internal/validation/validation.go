@@ -35,6 +35,7 @@ const (
 	ReasonScalerGrant          = "scaler-grant"
 	ReasonTooCostly            = "too-costly"
 	ReasonSystemSchema         = "system-schema"
+	ReasonReadBound            = "read-bound"
 )
 
 // Limits bound what checking one ScaledObject may cost. They are checked before any other

@@ -38,6 +38,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"lifecycle", "mycluster"},
 	{"replicas", "mycluster"},
 	{"routers", "mycluster"},
+	{"bound", "mycluster"},
 }
 
 func TestMain(m *testing.M) {

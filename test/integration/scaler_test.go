@@ -141,6 +141,38 @@ func TestManagedScalerAccount(t *testing.T) {
 		eventually(t, "the grant to go with the ScaledObject", func(context.Context) (bool, error) { return len(scalerGrants(t)) == 1, nil })
 	})
 
+	t.Run("the owner's bound: nothing outside it is granted, admitted or dry-run", func(t *testing.T) {
+		bounded := gen.ScaledObject(ns, "bounded", cluster.Name, gen.WithMySQLTrigger("SELECT COUNT(*) FROM testdb.testtable", "1"))
+		mustCreate(t, c, bounded)
+		eventually(t, "the grant for the ScaledObject", func(context.Context) (bool, error) { return len(scalerGrants(t)) == 2, nil })
+
+		annotate(t, c, cluster, innodbcluster.AnnotationAllowedTables, "privdb.*")
+		// Granted before the bound was set: revoked, read back from SHOW GRANTS.
+		eventually(t, "the grant outside the bound to be revoked", func(context.Context) (bool, error) { return len(scalerGrants(t)) == 1, nil })
+		if got := scalerGrants(t); !strings.HasPrefix(got[0], "GRANT USAGE ON *.* TO `innokeda_scaler`@`%`") {
+			t.Errorf("grants %q, want USAGE only", got)
+		}
+		waitForEvent(t, c, cluster, corev1.EventTypeWarning, controller.ReasonScalerTriggerNotGranted, "outside what InnoDBCluster mycluster allows (annotation innokeda.io/allowed-tables)")
+		before, err := mariadb.Connections(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Create(ctx, gen.ScaledObject(ns, "outside", cluster.Name, gen.WithMySQLTrigger("SELECT COUNT(*) FROM testdb.testtable", "1")))
+		if err == nil || !strings.Contains(err.Error(), "the query reads testdb.testtable, outside what InnoDBCluster mycluster allows") {
+			t.Errorf("a ScaledObject reading outside the bound: %v", err)
+		}
+		if after, err := mariadb.Connections(ctx); err != nil || after != before {
+			t.Errorf("MySQL saw %d connection(s) for a ScaledObject outside the bound (%v), want none", after-before, err)
+		}
+
+		annotate(t, c, cluster, innodbcluster.AnnotationAllowedTables, "")
+		eventually(t, "the grant to come back without the bound", func(context.Context) (bool, error) { return len(scalerGrants(t)) == 2, nil })
+		if err := c.Delete(ctx, bounded); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the grant to go with the ScaledObject", func(context.Context) (bool, error) { return len(scalerGrants(t)) == 1, nil })
+	})
+
 	t.Run("a read-only server: a clear Event, the TriggerAuthentication kept", func(t *testing.T) {
 		setReadOnly(t, true)
 		t.Cleanup(func() { setReadOnly(t, false) })

@@ -82,3 +82,46 @@ func TestValidatingWebhookThroughAPIServer(t *testing.T) {
 		}
 	})
 }
+
+// The cluster owner's bound through the API server, with KEDA polling as root (the
+// default): a query outside it is denied and never reaches MySQL, a query inside it is
+// dry-run; root reads no system schema, bound or not.
+func TestReadBoundAsRootThroughAPIServer(t *testing.T) {
+	const ns = "bound"
+	c, warnings := newClient(t, ns)
+	ctx := context.Background()
+	createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"),
+		gen.WithClusterAnnotation(innodbcluster.AnnotationAllowedTables, "testdb.testtable"))
+	for _, tc := range []struct {
+		name, object, query string
+		denied              string // "": admitted, dry-run
+	}{
+		{"inside the bound", "inside", "SELECT COUNT(*) FROM testtable", ""},
+		{"outside the bound", "outside", "SELECT COUNT(*) FROM testdb.audit_jobs", "the query reads testdb.audit_jobs, outside what InnoDBCluster mycluster allows (annotation innokeda.io/allowed-tables)"},
+		{"mysql.user, as root", "mysql-user", "SELECT COUNT(*) FROM mysql.user", "the query reads mysql.user, in "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			warnings.Take()
+			before, err := mariadb.Connections(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Create(ctx, gen.ScaledObject(ns, tc.object, "mycluster", gen.WithMySQLTrigger(tc.query, "1")))
+			after, cerr := mariadb.Connections(ctx)
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			got := strings.Join(warnings.Take(), "\n")
+			switch {
+			case tc.denied == "" && err != nil:
+				t.Fatalf("denied: %v", err)
+			case tc.denied == "" && !strings.Contains(got, "dry-run returned"):
+				t.Errorf("admitted without a dry-run: %s", got)
+			case tc.denied != "" && (err == nil || !strings.Contains(err.Error(), tc.denied)):
+				t.Errorf("error %v, want a denial with %q", err, tc.denied)
+			case tc.denied != "" && after != before:
+				t.Errorf("MySQL saw %d connection(s) for a denied query, want none", after-before)
+			}
+		})
+	}
+}

@@ -1,0 +1,71 @@
+package managed
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/sqltables"
+)
+
+// ReadBound is what the cluster's owner lets the triggers of the cluster read
+// (innodbcluster.AnnotationAllowedTables), whatever account they poll with: admission
+// denies a trigger that reads outside it, no dry-run reads outside it, and the managed
+// account is never granted outside it.
+type ReadBound struct {
+	// Set: the owner wrote a bound. Without one, a trigger reads what its account may.
+	Set      bool
+	patterns []innodbcluster.TablePattern
+	// Problems are the entries that could not be read. Where there is one, nothing is
+	// allowed: the bound is never widened because part of it is unreadable.
+	Problems []string
+}
+
+// ReadBoundOf reads c's bound.
+func ReadBoundOf(c *innodbcluster.InnoDBCluster) ReadBound {
+	patterns, set, problems := innodbcluster.AllowedTables(c.Annotations)
+	return ReadBound{Set: set, patterns: patterns, Problems: problems}
+}
+
+// Allows tells whether t is inside the bound.
+func (b ReadBound) Allows(t sqltables.Table) bool {
+	if !b.Set {
+		return true
+	}
+	if len(b.Problems) > 0 {
+		return false
+	}
+	return slices.ContainsFunc(b.patterns, func(p innodbcluster.TablePattern) bool {
+		return p.Schema == t.Schema && (p.Table == "*" || p.Table == t.Name)
+	})
+}
+
+// Outside returns the tables of tables the bound does not allow, in their order.
+func (b ReadBound) Outside(tables []sqltables.Table) []sqltables.Table {
+	var outside []sqltables.Table
+	for _, t := range tables {
+		if !b.Allows(t) {
+			outside = append(outside, t)
+		}
+	}
+	return outside
+}
+
+// Violation says why a trigger of cluster that reads outside is refused, naming the
+// tables with names(t) (which says where a schema from a Secret came from rather than
+// what it is), or "" when outside is empty.
+func (b ReadBound) Violation(cluster string, outside []sqltables.Table, names func(sqltables.Table) string) string {
+	if len(outside) == 0 {
+		return ""
+	}
+	read := make([]string, len(outside))
+	for i, t := range outside {
+		read[i] = names(t)
+	}
+	why := fmt.Sprintf("the query reads %s, outside what InnoDBCluster %s allows (annotation %s)", strings.Join(read, ", "), cluster, innodbcluster.AnnotationAllowedTables)
+	if len(b.Problems) > 0 {
+		return why + ", which allows nothing while any of its entries cannot be read: " + strings.Join(b.Problems, "; ")
+	}
+	return why + ": read only the tables it lists, or ask the cluster's owner to add these"
+}

@@ -1,0 +1,105 @@
+package webhook_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/test/gen"
+	"github.com/innokeda/innokeda/test/harness"
+	"github.com/innokeda/innokeda/webhook"
+)
+
+// clusterBound is the test cluster with innokeda.io/allowed-tables set to bound, or
+// without the annotation when bound is "-".
+func clusterBound(bound string) *innodbcluster.InnoDBCluster {
+	cluster, _ := testCluster()
+	if bound == "-" {
+		delete(cluster.Annotations, innodbcluster.AnnotationAllowedTables)
+	} else {
+		cluster.Annotations[innodbcluster.AnnotationAllowedTables] = bound
+	}
+	return cluster
+}
+
+// The cluster owner's bound holds in every account mode, before any dry-run: a query that
+// reads outside it is denied and never sent to MySQL; one inside it is dry-run as before.
+func TestReadBound(t *testing.T) {
+	db := harness.SharedMariaDB(t)
+	dbFromSecret := secretObj("dbsecret", map[string]string{"db": harness.Database, "user": harness.AppUser, "pw": harness.AppPassword})
+	dbAuth := triggerAuth("db-auth", ref("dbName", "dbsecret", "db"), ref("username", "dbsecret", "user"), ref("password", "dbsecret", "pw"))
+	scalerCluster := func(bound string) *innodbcluster.InnoDBCluster {
+		c := clusterBound(bound)
+		c.Annotations[innodbcluster.AnnotationScalerAccount] = "managed"
+		return c
+	}
+	for _, tc := range []struct {
+		name    string
+		cluster *innodbcluster.InnoDBCluster
+		so      *kedav1alpha1.ScaledObject
+		denied  []string // substrings of the denial; none: admitted
+		warning string   // a substring of a warning
+		dialed  bool     // MySQL saw the dry-run
+	}{
+		{name: "a table it lists", cluster: clusterBound("testdb.testtable"), so: filled(withQuery("SELECT COUNT(*) FROM testdb.testtable")),
+			warning: "dry-run returned 13", dialed: true},
+		{name: "a schema it lists", cluster: clusterBound("testdb.*"), so: filled(withQuery("SELECT COUNT(*) FROM testdb.testtable")),
+			warning: "dry-run returned 13", dialed: true},
+		{name: "another schema", cluster: clusterBound("testdb.*"), so: filled(withQuery("SELECT COUNT(*) FROM privdb.secrets")),
+			denied: []string{"spec.triggers[0].metadata.query", "the query reads privdb.secrets, outside what InnoDBCluster mycluster allows (annotation innokeda.io/allowed-tables)"}},
+		{name: "another table, unqualified, with dbName in the metadata", cluster: clusterBound("testdb.other"),
+			so:     filled(withQuery("SELECT COUNT(*) FROM testtable"), gen.WithTriggerMetadata(0, "dbName", harness.Database)),
+			denied: []string{"the query reads testdb.testtable, outside"}},
+		{name: "one table of a join outside", cluster: clusterBound("testdb.testtable"),
+			so:     filled(withQuery("SELECT COUNT(*) FROM testdb.testtable t JOIN (SELECT id FROM privdb.secrets) s ON s.id = t.id")),
+			denied: []string{"the query reads privdb.secrets, outside"}},
+		{name: "names compare byte for byte", cluster: clusterBound("testdb.*"), so: filled(withQuery("SELECT COUNT(*) FROM TESTDB.testtable")),
+			denied: []string{"the query reads TESTDB.testtable, outside"}},
+		{name: "an entry that cannot be read allows nothing", cluster: clusterBound("testdb.*, testdb"), so: filled(withQuery("SELECT COUNT(*) FROM testdb.testtable")),
+			denied: []string{"which allows nothing while any of its entries cannot be read", `"testdb" is not schema.table or schema.*`}},
+		{name: "the database from a Secret: named by its source", cluster: clusterBound("privdb.*"),
+			so:     filled(withQuery("SELECT COUNT(*) FROM testtable"), gen.WithTriggerMetadata(0, "dbName", "", "username", ""), gen.WithAuthenticationRef(0, "", "db-auth")),
+			denied: []string{"the query reads testtable (in the database from Secret dbsecret key db"}},
+		{name: "the managed account's mode too", cluster: scalerCluster("privdb.*"), so: filled(withQuery("SELECT COUNT(*) FROM testdb.testtable")),
+			denied: []string{"the query reads testdb.testtable, outside"}},
+		{name: "no bound: admitted, with a warning naming the annotation", cluster: clusterBound("-"), so: filled(withQuery("SELECT COUNT(*) FROM testdb.testtable")),
+			warning: "InnoDBCluster mycluster has no innokeda.io/allowed-tables annotation", dialed: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn, []client.Object{tc.cluster, dbFromSecret, dbAuth}...)
+			ctx := context.Background()
+			before, err := db.Connections(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := f.handle(t, request(t, admissionv1.Create, tc.so))
+			after, err := db.Connections(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := denial(resp)
+			if len(tc.denied) == 0 && !resp.Allowed {
+				t.Fatalf("denied: %s", got)
+			}
+			for _, want := range tc.denied {
+				if resp.Allowed || !strings.Contains(got, want) {
+					t.Errorf("allowed=%v %q\nwant a denial with %q", resp.Allowed, got, want)
+				}
+			}
+			if tc.warning != "" && !strings.Contains(strings.Join(resp.Warnings, "\n"), tc.warning) {
+				t.Errorf("warnings %q, want one with %q", resp.Warnings, tc.warning)
+			}
+			if tc.name == "the database from a Secret: named by its source" && strings.Contains(got, harness.Database+".testtable") {
+				t.Errorf("the denial names the Secret's database: %s", got)
+			}
+			if dialed := after > before; dialed != tc.dialed {
+				t.Errorf("MySQL saw %d connection(s), want a dry-run: %v", after-before, tc.dialed)
+			}
+		})
+	}
+}
