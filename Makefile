@@ -48,8 +48,9 @@ test: lint mariadb ## Everything: unit, integration (envtest), fuzzing for $(FUZ
 unit: ## The tests that need no Kubernetes API server (MariaDB is started where needed).
 	$(GO) test -race -count=1 ./internal/... ./webhook/...
 
-fuzz: ## Fuzz the admission handler, the query check and the table reader, $(FUZZTIME) each.
+fuzz: ## Fuzz the admission handler, whole ScaledObjects against MariaDB, the query check and the table reader, $(FUZZTIME) each.
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(FUZZTIME) ./webhook/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidator$$' -fuzztime $(FUZZTIME) ./webhook/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckQuery$$' -fuzztime $(FUZZTIME) ./internal/dryrun/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/sqltables/
 

@@ -261,6 +261,31 @@ func (m *MariaDB) TLSConnections(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// StatementCounts are the server's counts of statements run so far by kind (its Com_
+// status counters), but for those a dry-run or a test's admin session runs itself: SELECT,
+// SET, SHOW, KILL, CHECKSUM TABLE, pings, and the read-only transaction a dry-run runs in
+// (BEGIN, ROLLBACK). A change in any other count between two
+// readings means some session ran a statement that is not a read.
+func (m *MariaDB) StatementCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := m.admin.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name LIKE 'Com\\_%' "+
+		"AND Variable_name NOT IN ('Com_select', 'Com_set_option', 'Com_kill', 'Com_checksum', 'Com_admin_commands', 'Com_begin', 'Com_rollback') "+
+		"AND Variable_name NOT LIKE 'Com\\_show\\_%'")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	counts := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, err
+		}
+		counts[name] = n
+	}
+	return counts, rows.Err()
+}
+
 // RunningQueries lists the statements the server is executing for AppUser.
 func (m *MariaDB) RunningQueries(ctx context.Context) ([]string, error) {
 	return m.RunningQueriesOf(ctx, AppUser)
