@@ -184,10 +184,12 @@ func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.Scal
 	if lookupErr == nil {
 		workload, containers = workloadOf(facts), facts.Containers()
 	}
-	verdict.Violations = validation.ScaledObject(so, containers, workload)
+	// Each query is parsed here, once, and every check below reads that analysis.
+	queries := validation.Queries(so)
+	verdict.Violations = validation.ScaledObject(so, containers, workload, queries)
 	if lookupErr == nil {
 		verdict.Violations = append(verdict.Violations, v.managedHostViolations(so, facts)...)
-		verdict.Violations = append(verdict.Violations, readBoundViolations(so, facts)...)
+		verdict.Violations = append(verdict.Violations, readBoundViolations(so, facts, queries)...)
 		if !managed.ReadBoundOf(facts.Cluster).Set && hasMySQLTrigger(so) {
 			verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("InnoDBCluster %s has no %s annotation, so a trigger may read any table its account can: "+
 				"ask the cluster's owner to list the tables ScaledObjects may read (schema.table or schema.*, comma-separated)", facts.Cluster.Name, innodbcluster.AnnotationAllowedTables))
@@ -211,7 +213,7 @@ func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.Scal
 		// Once something is wrong (or, with --on-unreachable=deny, could not be
 		// validated), the answer is a denial: later triggers are not dry-run.
 		dryRun := len(verdict.Violations) == 0 && (v.opts.OnUnreachable != OnUnreachableDeny || len(verdict.Unchecked) == 0)
-		if err := v.checkTrigger(ctx, so, facts, i, t, dryRun, mode, &verdict); err != nil {
+		if err := v.checkTrigger(ctx, so, facts, i, t, queries[i], dryRun, mode, &verdict); err != nil {
 			logf.FromContext(ctx).Error(err, "Could not read a trigger's credentials", "trigger", i)
 			notDryRun(&verdict, i, degradedCredentials,
 				fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it checked only what needs none: %v", i, err))
@@ -248,21 +250,21 @@ func (v *ScaledObjectValidator) managedHostViolations(so *kedav1alpha1.ScaledObj
 // against the cluster owner's bound (managed.ReadBound), in every account mode, where the
 // tables it reads are known without I/O: its dbName is in the metadata, or it names every
 // table with its schema. checkTrigger checks the others once their database is resolved.
-func readBoundViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts) validation.Violations {
+func readBoundViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts, queries []*sqltables.Analysis) validation.Violations {
 	bound := managed.ReadBoundOf(facts.Cluster)
 	if !bound.Set {
 		return nil
 	}
 	var violations validation.Violations
 	for i, t := range so.Spec.Triggers {
-		if t.Type != autofill.MySQLTriggerType {
+		if t.Type != autofill.MySQLTriggerType || queries[i] == nil {
 			continue
 		}
-		query, dbName := strings.TrimSpace(t.Metadata["query"]), strings.TrimSpace(t.Metadata["dbName"])
-		if dbName == "" && sqltables.HasUnqualified(query) {
+		dbName := strings.TrimSpace(t.Metadata["dbName"])
+		if dbName == "" && queries[i].HasUnqualified() {
 			continue // checkTrigger, once the database the connection opens is known
 		}
-		violations = append(violations, readBoundViolation(i, query, dbName, origin{shown: true}, bound, facts.Cluster.Name)...)
+		violations = append(violations, readBoundViolation(i, queries[i], dbName, origin{shown: true}, bound, facts.Cluster.Name)...)
 	}
 	return violations
 }
@@ -271,11 +273,11 @@ func readBoundViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts) va
 // dbName (which came from db). A table is named as the query names it: one it did not
 // qualify, with a database from a Secret, is named by where the database came from, so
 // that the message is the same whatever that database is.
-func readBoundViolation(i int, query, dbName string, db origin, bound managed.ReadBound, cluster string) validation.Violations {
-	tables, err := sqltables.Read(query, sqltables.Unqualified)
-	if err != nil {
+func readBoundViolation(i int, query *sqltables.Analysis, dbName string, db origin, bound managed.ReadBound, cluster string) validation.Violations {
+	if query.Err != nil {
 		return nil // the query guard says why
 	}
+	tables := slices.Clone(query.OpenTables())
 	unqualified := map[sqltables.Table]bool{}
 	for j, t := range tables {
 		if t.Schema == sqltables.Unqualified {
@@ -407,7 +409,7 @@ func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Respo
 // afterwards. The host policy names a host from a Secret by its Secret, the dry-run's
 // errors are innokeda's own words, and MySQL's text is quoted only where the author wrote
 // every value it can hold (judge).
-func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, dryRun bool, mode checkMode, verdict *validation.Verdict) error {
+func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis, dryRun bool, mode checkMode, verdict *validation.Verdict) error {
 	res, err := v.creds.resolve(ctx, so.Namespace, i, t, envSourceContainer(so, facts))
 	if err != nil {
 		return err
@@ -428,23 +430,24 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, v.opts.Hosts.ClusterDomain), innodbcluster.MySQLPort)))
 		}
 	}
-	if err == nil && strings.TrimSpace(t.Metadata["dbName"]) == "" && sqltables.SystemSchema(cfg.DBName) != "" && sqltables.HasUnqualified(strings.TrimSpace(t.Metadata["query"])) {
+	// The database came from the authentication when the metadata names none.
+	openByAuth := err == nil && query != nil && strings.TrimSpace(t.Metadata["dbName"]) == "" && query.HasUnqualified()
+	if openByAuth && sqltables.SystemSchema(cfg.DBName) != "" {
 		// The database came from the authentication, not from the author: the message
 		// says where it came from, not what it is.
 		violations.Add(validation.ReasonSystemSchema, validation.Invalid(validation.MetadataPath(i, "query"),
 			"the query names a table without a schema, and the database the trigger's connection opens (from its authentication) is a system schema that no scaler's query may read: qualify every table with your application's schema"))
 	}
-	if err == nil && strings.TrimSpace(t.Metadata["dbName"]) == "" && sqltables.HasUnqualified(strings.TrimSpace(t.Metadata["query"])) {
-		// The query's database came from the authentication: checked against the owner's
-		// bound now that it is known (readBoundViolations checked the others).
-		violations = append(violations, readBoundViolation(i, strings.TrimSpace(t.Metadata["query"]), cfg.DBName, res.originOf("dbName"),
-			managed.ReadBoundOf(facts.Cluster), facts.Cluster.Name)...)
+	if openByAuth {
+		// Checked against the owner's bound now that the database is known
+		// (readBoundViolations checked the others).
+		violations = append(violations, readBoundViolation(i, query, cfg.DBName, res.originOf("dbName"), managed.ReadBoundOf(facts.Cluster), facts.Cluster.Name)...)
 	}
 	scaler, settings := v.pollsAsScalerAccount(facts, t)
 	var reads sqltables.Reads
 	if scaler && err == nil {
 		var scalerProblems validation.Violations
-		scalerProblems, reads = scalerViolations(i, t, cfg.DBName, settings)
+		scalerProblems, reads = scalerViolations(i, t, query, cfg.DBName, settings)
 		violations = append(violations, scalerProblems...)
 	}
 	prefix := fmt.Sprintf("spec.triggers[%d]: ", i)
@@ -475,8 +478,8 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		verdict.NotDryRun++
 		return nil
 	}
-	query := strings.TrimSpace(t.Metadata["query"])
-	obs, err := v.runner.Run(ctx, cfg, dialAddress, query)
+	text := strings.TrimSpace(t.Metadata["query"])
+	obs, err := v.runner.Run(ctx, cfg, dialAddress, text)
 	asRoot := false
 	user, db := res.originOf("username"), res.originOf("dbName")
 	if scaler && mode.dryRunRequest && cfg.User == managed.ScalerUser && notGrantedYet(err) {
@@ -501,7 +504,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		// judge shows the value to no one.
 		var rootCfg *mysql.Config
 		if rootCfg, err = v.rootAccount(ctx, facts.Cluster, cfg); err == nil {
-			obs, err = v.runner.Run(ctx, rootCfg, dialAddress, query)
+			obs, err = v.runner.Run(ctx, rootCfg, dialAddress, text)
 			asRoot = true
 			user = origin{place: fmt.Sprintf("Secret %s key %s (the cluster's root account)", facts.Cluster.Spec.SecretName, innodbcluster.SecretKeyRootUser)}
 			verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("%sMySQL account %s has no SELECT yet on a table the query reads: innokeda's controller grants it once the ScaledObject is stored "+
@@ -527,16 +530,15 @@ func (v *ScaledObjectValidator) pollsAsScalerAccount(facts autofill.Facts, t ked
 // managed.ScalerTrigger): the controller grants SELECT on the tables the query reads and
 // nothing else, so KEDA's polls would fail forever.
 // It returns what the query reads too, read once.
-func scalerViolations(i int, t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) (validation.Violations, sqltables.Reads) {
-	query := strings.TrimSpace(t.Metadata["query"])
-	if dryrun.CheckQuery(query) != nil {
+func scalerViolations(i int, t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis, dbName string, settings innodbcluster.ScalerSettings) (validation.Violations, sqltables.Reads) {
+	if query == nil || query.Err != nil {
 		return nil, sqltables.Reads{} // the static checks say why
 	}
-	if _, system := sqltables.SystemRead(query, dbName); system != "" {
+	if _, system := query.SystemRead(dbName); system != "" {
 		return nil, sqltables.Reads{} // no account may read it: the static checks say so
 	}
 	var violations validation.Violations
-	reads, problems := managed.ScalerTrigger(t, dbName, settings)
+	reads, problems := managed.ScalerTrigger(t, query, dbName, settings)
 	for _, p := range problems {
 		violations.Add(validation.ReasonScalerGrant, validation.Invalid(validation.MetadataPath(i, p.Field),
 			fmt.Sprintf("KEDA polls as MySQL account %s (innokeda.io/scaler-account: managed), which innokeda grants SELECT on the tables the query reads and nothing else; the trigger %s", managed.ScalerUser, p.Message)))

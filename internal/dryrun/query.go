@@ -54,11 +54,20 @@ const MaxQueryLength = 16 << 10
 // @@sql_mode): it refuses modes whose grammar innokeda does not model, then parses the
 // query as that server will.
 func CheckQueryInMode(query, sqlMode string) error {
-	mode, err := parserMode(sqlMode)
-	if err != nil {
+	if _, err := parserMode(sqlMode); err != nil {
 		return err
 	}
 	if err := CheckQuery(query); err != nil {
+		return err
+	}
+	return checkInServerMode(query, sqlMode)
+}
+
+// checkInServerMode is CheckQueryInMode for a query that has passed CheckQuery: one parse,
+// in the server's mode.
+func checkInServerMode(query, sqlMode string) error {
+	mode, err := parserMode(sqlMode)
+	if err != nil {
 		return err
 	}
 	return checkGrammar(query, mode)

@@ -183,7 +183,7 @@ func (r *Runner) run(ctx context.Context, cfg *mysql.Config, dialAddress, query 
 	if err := conn.QueryRowContext(queryCtx, "SELECT CONNECTION_ID(), VERSION(), @@SESSION.sql_mode").Scan(&id, &version, &sqlMode); err != nil {
 		return Observation{}, session.classify(queryCtx, err)
 	}
-	if err := CheckQueryInMode(query, sqlMode); err != nil {
+	if err := checkInServerMode(query, sqlMode); err != nil { // Run has checked it with CheckQuery
 		return Observation{}, &RefusedError{err}
 	}
 	// The server aborts the statement a little before the client would give up.

@@ -137,13 +137,16 @@ type ScalerProblem struct {
 // account's own sessions. The validating webhook denies these at admission; the
 // controller reports those it finds and grants nothing for them.
 // The query's reads come back too (empty when it cannot be read), for callers that judge
-// them further.
-func ScalerTrigger(t kedav1alpha1.ScaleTriggers, dbName string, settings innodbcluster.ScalerSettings) (sqltables.Reads, []ScalerProblem) {
+// them further. query is t's query as sqltables.Analyze read it, or nil to read it here.
+func ScalerTrigger(t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis, dbName string, settings innodbcluster.ScalerSettings) (sqltables.Reads, []ScalerProblem) {
 	var problems []ScalerProblem
 	if u := strings.TrimSpace(t.Metadata["username"]); u != "" && u != ScalerUser {
 		problems = append(problems, ScalerProblem{"username", fmt.Sprintf("sets metadata.username %q, which KEDA uses instead of the MySQL account %s that the TriggerAuthentication maps: remove it", u, ScalerUser)})
 	}
-	reads, err := sqltables.ReadAll(strings.TrimSpace(t.Metadata["query"]), dbName)
+	if query == nil {
+		query = sqltables.Analyze(t.Metadata["query"])
+	}
+	reads, err := query.Reads(dbName)
 	if err != nil {
 		return sqltables.Reads{}, append(problems, ScalerProblem{"query", "the query " + err.Error()})
 	}
@@ -187,7 +190,7 @@ func ScalerGrantsFor(c *innodbcluster.InnoDBCluster, settings innodbcluster.Scal
 			}
 			g.Triggers++
 			polls = true
-			reads, problems := ScalerTrigger(t, strings.TrimSpace(t.Metadata["dbName"]), settings)
+			reads, problems := ScalerTrigger(t, nil, strings.TrimSpace(t.Metadata["dbName"]), settings)
 			if why := bound.Violation(c.Name, bound.Outside(reads.Tables), sqltables.Table.String); why != "" {
 				problems = append(problems, ScalerProblem{"query", why})
 			}

@@ -241,6 +241,7 @@ func FuzzRead(f *testing.F) {
 		if a, b := OnlySchema(query), OnlySchema(query); a != b {
 			t.Fatalf("OnlySchema(%q) = %q, then %q", query, a, b)
 		}
+		analysisAgrees(t, query, schema)
 		got, err := Read(query, schema)
 		if err != nil {
 			return

@@ -97,7 +97,7 @@ func TestScaledObject(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, v := range validation.ScaledObject(tc.so, map[bool][]string{true: {"router"}, false: containers}[tc.workload == validation.Router], tc.workload) {
+			for _, v := range validation.ScaledObject(tc.so, map[bool][]string{true: {"router"}, false: containers}[tc.workload == validation.Router], tc.workload, validation.Queries(tc.so)) {
 				got = append(got, v.Reason+": "+v.Err.Error())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
