@@ -20,6 +20,7 @@ import (
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/validation"
 )
 
 // MutatePath is where the API server sends ScaledObjects for defaulting.
@@ -27,9 +28,9 @@ const MutatePath = "/mutate-keda-sh-v1alpha1-scaledobject"
 
 // SetupScaledObjectDefaulter registers the mutating webhook with the manager's webhook
 // server; secrets reads the few Secrets the cache cannot answer for (see gather).
-func SetupScaledObjectDefaulter(mgr manager.Manager, clusterDomain string, scalerAccounts bool, secrets client.Reader) error {
+func SetupScaledObjectDefaulter(mgr manager.Manager, clusterDomain string, scalerAccounts bool, limits validation.Limits, secrets client.Reader) error {
 	d := NewScaledObjectDefaulter(mgr.GetScheme(), mgr.GetClient(), secrets, clusterDomain)
-	d.scalerAccounts = scalerAccounts
+	d.scalerAccounts, d.limits = scalerAccounts, limits
 	mgr.GetWebhookServer().Register(MutatePath, &admission.Webhook{Handler: d})
 	return nil
 }
@@ -45,6 +46,9 @@ type ScaledObjectDefaulter struct {
 	clusterDomain string
 	// scalerAccounts: the controller keeps managed scaler accounts (--scaler-accounts).
 	scalerAccounts bool
+	// limits bound what one ScaledObject may cost (the validating webhook's, which denies
+	// an object over them); the zero value means validation.DefaultLimits.
+	limits validation.Limits
 }
 
 var _ admission.Handler = &ScaledObjectDefaulter{}
@@ -68,6 +72,10 @@ func (d *ScaledObjectDefaulter) Handle(ctx context.Context, req admission.Reques
 	}
 	if so.Namespace == "" {
 		so.Namespace = req.Namespace // not set in the object on CREATE with generateName
+	}
+	if costly := validation.Cost(so, d.limits.OrDefault()); len(costly) > 0 {
+		// Filling reads every query (for dbName); the validating webhook denies the object.
+		return skipped(skipTooCostly).WithWarnings("innokeda filled nothing: the ScaledObject " + costly.ErrorList().ToAggregate().Error())
 	}
 	kind, name, skip := autofill.TargetOf(so)
 	if skip != "" {

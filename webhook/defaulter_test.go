@@ -136,6 +136,34 @@ func TestHandle(t *testing.T) {
 	}
 }
 
+// An object over the validating webhook's bounds is not filled, and costs no lookup:
+// filling reads every query, and the object is denied anyway.
+func TestDefaulterBoundsAnObjectsCost(t *testing.T) {
+	var lookups atomic.Int32
+	count := interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+		lookups.Add(1)
+		return c.Get(ctx, key, obj, opts...)
+	}}
+	opts := []gen.ScaledObjectOption{}
+	for range 17 {
+		opts = append(opts, gen.WithMySQLTrigger(query, "3"))
+	}
+	so := gen.ScaledObject(ns, "costly", "mycluster", opts...)
+	resp := newDefaulter(t, count).Handle(context.Background(), request(t, admissionv1.Create, so))
+	if !resp.Allowed || len(resp.Patches) > 0 || len(resp.Warnings) != 1 ||
+		!strings.Contains(resp.Warnings[0], "innokeda filled nothing: the ScaledObject spec.triggers: Invalid value: has 17 mysql triggers: innokeda checks at most 16") {
+		t.Errorf("allowed=%v, %d patches, warnings %q", resp.Allowed, len(resp.Patches), resp.Warnings)
+	}
+	if n := lookups.Load(); n != 0 {
+		t.Errorf("%d lookups for an object over the bounds", n)
+	}
+	// At the bound, it is filled as any other.
+	so.Spec.Triggers = so.Spec.Triggers[:16]
+	if resp := newDefaulter(t, count).Handle(context.Background(), request(t, admissionv1.Create, so)); len(resp.Patches) == 0 {
+		t.Errorf("16 triggers: not filled: %q", resp.Warnings)
+	}
+}
+
 // FuzzHandler sends arbitrary bodies to the webhook over HTTP, both as whole request
 // bodies and as the object inside a well-formed AdmissionReview: it must never panic and
 // must always answer with a well-formed AdmissionReview.

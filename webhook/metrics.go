@@ -12,6 +12,7 @@ const (
 	skipNotCreateOrUpdate autofill.Skip = "operation"
 	skipUndecodable       autofill.Skip = "undecodable"
 	skipLookupFailed      autofill.Skip = "lookup-failed"
+	skipTooCostly         autofill.Skip = "too-costly"
 )
 
 var (

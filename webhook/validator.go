@@ -101,9 +101,7 @@ func NewScaledObjectValidator(scheme *runtime.Scheme, cache, secrets client.Read
 	if o.DryRunTimeout <= 0 {
 		return nil, fmt.Errorf("dry-run timeout must be positive, not %v", o.DryRunTimeout)
 	}
-	if o.Limits == (validation.Limits{}) {
-		o.Limits = validation.DefaultLimits
-	}
+	o.Limits = o.Limits.OrDefault()
 	if o.Limits.MaxMySQLTriggers < 1 || o.Limits.MaxQueryBytes < 1 {
 		return nil, fmt.Errorf("limits must be positive, not %+v", o.Limits)
 	}

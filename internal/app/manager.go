@@ -155,7 +155,8 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("create the webhooks' API client: %w", err)
 	}
 	secrets := secretcache.New(admissionClient, o.SecretCacheTTL, maxCachedSecrets)
-	if err := innokedawebhook.SetupScaledObjectDefaulter(mgr, o.ClusterDomain, o.ScalerAccounts, secrets); err != nil {
+	if err := innokedawebhook.SetupScaledObjectDefaulter(mgr, o.ClusterDomain, o.ScalerAccounts,
+		validation.Limits{MaxMySQLTriggers: o.MaxMySQLTriggers, MaxQueryBytes: o.MaxQueryBytes}, secrets); err != nil {
 		return nil, fmt.Errorf("set up the mutating webhook: %w", err)
 	}
 	hosts := dryrun.HostPolicy{

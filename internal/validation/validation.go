@@ -51,6 +51,14 @@ type Limits struct {
 // hundred bytes) and keep the worst object's checks to a few tens of milliseconds.
 var DefaultLimits = Limits{MaxMySQLTriggers: 16, MaxQueryBytes: 32 << 10}
 
+// OrDefault is l, or DefaultLimits for the zero value.
+func (l Limits) OrDefault() Limits {
+	if l == (Limits{}) {
+		return DefaultLimits
+	}
+	return l
+}
+
 // Cost denies a ScaledObject whose mysql triggers are over limits; it reads only counts
 // and lengths.
 func Cost(so *kedav1alpha1.ScaledObject, limits Limits) Violations {
