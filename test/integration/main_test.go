@@ -39,6 +39,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"replicas", "mycluster"},
 	{"routers", "mycluster"},
 	{"bound", "mycluster"},
+	{"hostile", "mycluster"},
 }
 
 func TestMain(m *testing.M) {
