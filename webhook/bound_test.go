@@ -103,3 +103,30 @@ func TestReadBound(t *testing.T) {
 		})
 	}
 }
+
+// A denial names each table from the query's text alone: a query that names a table both
+// with the schema a Secret's database might be and without one gets the same denial
+// whether or not the guess is right.
+func TestReadBoundDenialDoesNotDependOnASecretsDatabase(t *testing.T) {
+	db := harness.SharedMariaDB(t)
+	var answers []string
+	for _, secretDB := range []string{"testdb", "otherdb"} {
+		extra := []client.Object{clusterBound("privdb.*"),
+			secretObj("dbsecret", map[string]string{"db": secretDB, "user": harness.AppUser, "pw": harness.AppPassword}),
+			triggerAuth("db-auth", ref("dbName", "dbsecret", "db"), ref("username", "dbsecret", "user"), ref("password", "dbsecret", "pw"))}
+		f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn, extra...)
+		so := filled(withQuery("SELECT COUNT(*) FROM testdb.testtable JOIN testtable USING (id)"),
+			gen.WithTriggerMetadata(0, "dbName", "", "username", ""), gen.WithAuthenticationRef(0, "", "db-auth"))
+		resp := f.handle(t, request(t, admissionv1.Create, so))
+		if resp.Allowed {
+			t.Fatalf("admitted with the database %q", secretDB)
+		}
+		answers = append(answers, denial(resp))
+	}
+	if answers[0] != answers[1] {
+		t.Errorf("the denial depends on the Secret's database:\n%s\n%s", answers[0], answers[1])
+	}
+	if !strings.Contains(answers[0], "the query reads testtable (in the database from Secret dbsecret key db (TriggerAuthentication db-auth secretTargetRef[0] (parameter dbName))), testdb.testtable, outside") {
+		t.Errorf("denial %s", answers[0])
+	}
+}

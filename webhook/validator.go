@@ -275,22 +275,25 @@ func readBoundViolation(i int, query *sqltables.Analysis, dbName string, db orig
 	if query.Err != nil {
 		return nil // the query guard says why
 	}
-	tables := slices.Clone(query.OpenTables())
-	unqualified := map[sqltables.Table]bool{}
-	for j, t := range tables {
+	// Each table is named from the query's text alone, before its open name is completed:
+	// keyed by the completed name, a table the query names both ways would be named
+	// differently when the Secret's database is the one it qualifies the other with.
+	var outside []string
+	for _, t := range query.OpenTables() {
+		name := t.String()
 		if t.Schema == sqltables.Unqualified {
-			tables[j].Schema = dbName
-			unqualified[tables[j]] = true
+			t.Schema = dbName
+			name = t.String()
+			if !db.shown {
+				name = fmt.Sprintf("%s (in the database from %s)", t.NameString(), db.place)
+			}
+		}
+		// A system schema's table is denied to every query already (ReasonSystemSchema).
+		if sqltables.SystemSchema(t.Schema) == "" && !bound.Allows(t) {
+			outside = append(outside, name)
 		}
 	}
-	// A system schema's table is denied to every query already (ReasonSystemSchema).
-	tables = slices.DeleteFunc(tables, func(t sqltables.Table) bool { return sqltables.SystemSchema(t.Schema) != "" })
-	why := bound.Violation(cluster, bound.Outside(tables), func(t sqltables.Table) string {
-		if unqualified[t] && !db.shown {
-			return fmt.Sprintf("%s (in the database from %s)", t.NameString(), db.place)
-		}
-		return t.String()
-	})
+	why := bound.Violation(cluster, outside)
 	if why == "" {
 		return nil
 	}

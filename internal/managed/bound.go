@@ -52,20 +52,25 @@ func (b ReadBound) Outside(tables []sqltables.Table) []sqltables.Table {
 	return outside
 }
 
-// Violation says why a trigger of cluster that reads outside is refused, naming the
-// tables with names(t) (which says where a schema from a Secret came from rather than
-// what it is), or "" when outside is empty.
-func (b ReadBound) Violation(cluster string, outside []sqltables.Table, names func(sqltables.Table) string) string {
+// Violation says why a trigger of cluster that reads the tables named outside (as
+// Outside finds them, each named for a message by the caller) is refused, or "" when
+// there are none.
+func (b ReadBound) Violation(cluster string, outside []string) string {
 	if len(outside) == 0 {
 		return ""
 	}
-	read := make([]string, len(outside))
-	for i, t := range outside {
-		read[i] = names(t)
-	}
-	why := fmt.Sprintf("the query reads %s, outside what InnoDBCluster %s allows (annotation %s)", strings.Join(read, ", "), cluster, innodbcluster.AnnotationAllowedTables)
+	why := fmt.Sprintf("the query reads %s, outside what InnoDBCluster %s allows (annotation %s)", strings.Join(outside, ", "), cluster, innodbcluster.AnnotationAllowedTables)
 	if len(b.Problems) > 0 {
 		return why + ", which allows nothing while any of its entries cannot be read: " + strings.Join(b.Problems, "; ")
 	}
 	return why + ": read only the tables it lists, or ask the cluster's owner to add these"
+}
+
+// Names are tables as a message names them.
+func Names(tables []sqltables.Table) []string {
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.String()
+	}
+	return names
 }

@@ -35,7 +35,7 @@ func TestReadBound(t *testing.T) {
 			if got := b.Outside(all); !slices.Equal(got, tc.wantOutside) {
 				t.Errorf("outside %v, want %v", got, tc.wantOutside)
 			}
-			why := b.Violation("c", b.Outside(all), sqltables.Table.String)
+			why := b.Violation("c", Names(b.Outside(all)))
 			if (why == "") != (len(tc.wantOutside) == 0) || why != "" && !strings.Contains(why, innodbcluster.AnnotationAllowedTables) {
 				t.Errorf("violation %q", why)
 			}

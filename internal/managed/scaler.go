@@ -191,7 +191,7 @@ func ScalerGrantsFor(c *innodbcluster.InnoDBCluster, settings innodbcluster.Scal
 			g.Triggers++
 			polls = true
 			reads, problems := ScalerTrigger(t, nil, strings.TrimSpace(t.Metadata["dbName"]), settings)
-			if why := bound.Violation(c.Name, bound.Outside(reads.Tables), sqltables.Table.String); why != "" {
+			if why := bound.Violation(c.Name, Names(bound.Outside(reads.Tables))); why != "" {
 				problems = append(problems, ScalerProblem{"query", why})
 			}
 			for _, p := range problems {
