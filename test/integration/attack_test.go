@@ -189,6 +189,29 @@ func TestHostileScaledObjectsThroughAPIServer(t *testing.T) {
 	})
 }
 
+// A MySQL that does not answer hides nothing: the violating trigger is denied, and a
+// good one is admitted with a warning that it was not validated (--on-unreachable=warn).
+func TestHostileScaledObjectsWhenMySQLIsDownThroughAPIServer(t *testing.T) {
+	c, warnings := newClient(t, downNamespace)
+	ctx := context.Background()
+	createCluster(t, c, downNamespace, "mycluster", "", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))
+	good := "SELECT COUNT(*) FROM testdb.testtable"
+
+	err := c.Create(ctx, gen.ScaledObject(downNamespace, "down-delete", "mycluster", gen.WithMySQLTrigger(good, "1"),
+		gen.WithMySQLTrigger("DELETE FROM testdb.testtable", "1")))
+	if err == nil || !strings.Contains(err.Error(), "spec.triggers[1].metadata.query") || !strings.Contains(err.Error(), "statement kind: Delete") {
+		t.Errorf("error %v, want the DELETE denied", err)
+	}
+
+	warnings.Take()
+	if err := c.Create(ctx, gen.ScaledObject(downNamespace, "down-good", "mycluster", gen.WithMySQLTrigger(good, "1"))); err != nil {
+		t.Fatalf("a good ScaledObject, MySQL down: %v", err)
+	}
+	if got := strings.Join(warnings.Take(), "\n"); !strings.Contains(got, "spec.triggers[0]: the query was not validated") {
+		t.Errorf("warnings %q, want one saying the query was not validated", got)
+	}
+}
+
 // peakRSS reads the process's peak resident set (VmHWM) from /proc.
 func peakRSS() string {
 	status, err := os.ReadFile("/proc/self/status")

@@ -17,6 +17,12 @@ import (
 	"github.com/innokeda/innokeda/test/harness"
 )
 
+// downNamespace holds a cluster whose MySQL does not answer: its names are aliased to
+// downAddr, where nothing listens.
+const downNamespace = "hostile-down"
+
+var downAddr string
+
 var (
 	controlPlane *harness.ControlPlane
 	innokeda     *harness.RunningManager
@@ -62,6 +68,16 @@ func runWithServers(m *testing.M, cp *harness.ControlPlane) int {
 		}
 		member0 := innodbcluster.StatefulSetName(c.cluster) + "-0." + innodbcluster.ServiceHost(innodbcluster.InstancesService(c.cluster), c.namespace, "cluster.local")
 		opts.DryRunHostAliases[member0] = mariadb.Addr
+	}
+	// One cluster's servers are down: its names lead to a port nothing listens on.
+	down, err := harness.FreePort()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	downAddr = fmt.Sprintf("127.0.0.1:%d", down)
+	for _, service := range []string{innodbcluster.InstancesService("mycluster"), innodbcluster.RouterService("mycluster")} {
+		opts.DryRunHostAliases[innodbcluster.ServiceHost(service, downNamespace, "cluster.local")] = downAddr
 	}
 	opts.ScalerAccounts = true
 	// Short, so that the test of the backoff after a refusal runs in seconds.
