@@ -81,7 +81,7 @@ func TestNoSecretValueInAnyAnswer(t *testing.T) {
 		wantFrom string // where the message says the value came from
 	}{
 		{"the host, echoed by the host policy", filled(noMetadataHost, gen.WithTriggerMetadata(0, "port", "3306"), gen.WithAuthenticationRef(0, "", "host-from-secret")), "the host from Secret loot key host"},
-		{"the port, echoed by the port policy", filled(gen.WithTriggerMetadata(0, "port", ""), gen.WithAuthenticationRef(0, "", "port-from-secret")), "the port of the host from metadata.host, with the port from Secret loot key port"},
+		{"the port, echoed by the port policy", filled(gen.WithTriggerMetadata(0, "port", ""), gen.WithAuthenticationRef(0, "", "port-from-secret")), "the host from metadata.host, with the port from Secret loot key port"},
 		{"the user name, echoed by MySQL's access denied", filled(gen.WithAuthenticationRef(0, "", "user-from-secret")), "the user name from Secret loot key user"},
 		{"a user name MySQL cuts at 128 characters", filled(gen.WithAuthenticationRef(0, "", "long-user-from-secret")), "the user name from Secret loot key long-user"},
 		{"a user name of bytes MySQL re-encodes", filled(gen.WithAuthenticationRef(0, "", "binary-user-from-secret")), "the user name from Secret loot key binary-user"},

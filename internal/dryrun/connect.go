@@ -178,6 +178,11 @@ const (
 //
 // subject says how the reason names the address (see Subject).
 func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers, subject Subject) (string, error) {
+	address, err := p.dialAddress(cfg, servers, subject)
+	return address, subject.reason(err, servers.Name, servers.Namespace)
+}
+
+func (p HostPolicy) dialAddress(cfg *mysql.Config, servers ClusterServers, subject Subject) (string, error) {
 	kind, host, name, port, pod, err := p.name(cfg, servers.Name, servers.Namespace, subject)
 	if err != nil {
 		return "", err
@@ -188,7 +193,7 @@ func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers, subje
 	case hostInstances:
 		ip, err = servers.anyMember(what)
 	case hostPod:
-		ip, err = servers.member(what, subject.pod(pod), pod)
+		ip, err = servers.member(what, pod)
 	case hostRouter:
 		ip, err = servers.routerIP(what)
 	}
@@ -211,7 +216,7 @@ func (p HostPolicy) DialAddress(cfg *mysql.Config, servers ClusterServers, subje
 // hand them to whoever runs that host.
 func (p HostPolicy) NamesCluster(cfg *mysql.Config, cluster, namespace string, subject Subject) error {
 	_, _, _, _, _, err := p.name(cfg, cluster, namespace, subject)
-	return err
+	return subject.reason(err, cluster, namespace)
 }
 
 // NamesMember checks, from hostPort alone, that it names one group member of the
@@ -228,9 +233,9 @@ func (p HostPolicy) NamesMember(hostPort, cluster, namespace string, subject Sub
 
 // Subject is how the host policy's reasons name the address they are about. A reason
 // quotes the address only where whoever reads it wrote it, or innokeda built it (Shown);
-// otherwise it says where the address came from and quotes nothing taken from it (no
-// host, port or pod name), so that no value read from a Secret reaches an answer, an
-// Event or a log line, and no answer depends on what such a value is.
+// otherwise it says where the address came from, and is one reason for every refusal
+// (Subject.reason), so that no value read from a Secret reaches an answer, an Event or a
+// log line, and no reason depends on what such a value is.
 type Subject struct {
 	Shown  bool
 	Source string // where the address came from, such as "Secret db key host"; when not Shown
@@ -239,6 +244,18 @@ type Subject struct {
 // Shown is the Subject of an address that may be quoted.
 var Shown = Subject{Shown: true}
 
+// reason is err as a reason about s. For an address that may not be quoted it is one
+// reason for every refusal: which one applied would tell what kind of name the address
+// is (a pod's, the router's, another host's), and so something of its value.
+func (s Subject) reason(err error, cluster, namespace string) error {
+	if err == nil || s.Shown {
+		return err
+	}
+	return fmt.Errorf("%s is not a server of InnoDBCluster %s in namespace %s that innokeda may dial "+
+		"(its instances service or a group member's pod under it, on port 3306, or its router's service, each with the MySQL Operator's objects behind it)",
+		s.host(""), cluster, namespace)
+}
+
 func (s Subject) host(name string) string {
 	if s.Shown {
 		return "host " + name
@@ -246,22 +263,11 @@ func (s Subject) host(name string) string {
 	return "the host from " + s.Source
 }
 
-func (s Subject) pod(pod string) string {
-	if s.Shown {
-		return "pod " + pod
-	}
-	return "a pod"
-}
-
 // name classifies cfg's address (host as written, name in lower case without a final
 // dot), and checks its network and port.
 func (p HostPolicy) name(cfg *mysql.Config, cluster, namespace string, subject Subject) (kind hostKind, host, name, port, pod string, err error) {
 	if cfg.Net != "tcp" && cfg.Net != "tcp4" && cfg.Net != "tcp6" {
-		network := fmt.Sprintf("network %q", cfg.Net)
-		if !subject.Shown {
-			network = "the network from " + subject.Source
-		}
-		return hostNone, "", "", "", "", fmt.Errorf("%s is not tcp", network)
+		return hostNone, "", "", "", "", fmt.Errorf("network %q is not tcp", cfg.Net)
 	}
 	host, port, err = net.SplitHostPort(cfg.Addr)
 	if err != nil {
@@ -279,11 +285,7 @@ func (p HostPolicy) name(cfg *mysql.Config, cluster, namespace string, subject S
 		ports = routerPorts
 	}
 	if ports != nil && !slices.Contains(ports, port) {
-		what := fmt.Sprintf("port %s of %s", port, host)
-		if !subject.Shown {
-			what = "the port of " + subject.host(host)
-		}
-		return kind, host, name, port, pod, fmt.Errorf("%s is not a MySQL port of the cluster (%s)", what, strings.Join(ports, ", "))
+		return kind, host, name, port, pod, fmt.Errorf("port %s of %s is not a MySQL port of the cluster (%s)", port, host, strings.Join(ports, ", "))
 	}
 	return kind, host, name, port, pod, nil
 }
@@ -402,9 +404,8 @@ func (s ClusterServers) anyMember(what string) (string, error) {
 	return members[0].Status.PodIP, nil
 }
 
-// member returns the IP of group member pod, which what names; podText is how the reason
-// names the pod (Subject.pod).
-func (s ClusterServers) member(what, podText, pod string) (string, error) {
+// member returns the IP of group member pod, which what names.
+func (s ClusterServers) member(what, pod string) (string, error) {
 	members, err := s.members(what)
 	if err != nil {
 		return "", err
@@ -415,14 +416,14 @@ func (s ClusterServers) member(what, podText, pod string) (string, error) {
 		for j := range s.Pods {
 			if s.Pods[j].Name == pod {
 				return "", fmt.Errorf("%s names %s, which is not a pod of StatefulSet %s: its controller is %s: %s",
-					what, podText, sts, controllerOf(&s.Pods[j]), notTheOperators)
+					what, "pod "+pod, sts, controllerOf(&s.Pods[j]), notTheOperators)
 			}
 		}
 		return "", fmt.Errorf("%s names %s, which is not a pod of StatefulSet %s (there is no such pod labelled %s=%s): "+
-			"use the instances service, or the name of a pod that exists", what, podText, sts, innodbcluster.ClusterLabel, s.Name)
+			"use the instances service, or the name of a pod that exists", what, "pod "+pod, sts, innodbcluster.ClusterLabel, s.Name)
 	}
 	if !running(&members[i]) {
-		return "", fmt.Errorf("%s names %s, which is not running with an IP: wait until it is, or use the instances service", what, podText)
+		return "", fmt.Errorf("%s names %s, which is not running with an IP: wait until it is, or use the instances service", what, "pod "+pod)
 	}
 	return members[i].Status.PodIP, nil
 }

@@ -28,8 +28,11 @@ func (e *ServerError) Error() string {
 // database's (databaseShown; a table or routine the query names without a schema is
 // qualified with it). ok is false otherwise; for any other error, the text may hold
 // data the query read.
+//
+// Access denied (1045) is never given: its text ends "(using password: NO)" when the
+// password is empty, which tells whether a Secret's password is.
 func (e *ServerError) Text(userShown, databaseShown bool) (text string, ok bool) {
-	if !quotedErrors[e.Number] || namesUser[e.Number] && !userShown || e.Number != erAccessDenied && !databaseShown {
+	if !quotedErrors[e.Number] || e.Number == erAccessDenied || namesUser[e.Number] && !userShown || !databaseShown {
 		return "", false
 	}
 	return e.message, true
@@ -39,10 +42,9 @@ func (e *ServerError) Text(userShown, databaseShown bool) (text string, ok bool)
 func (e *ServerError) Quoted() bool { return quotedErrors[e.Number] }
 
 // namesUser are the quotedErrors whose message names the connection's user.
-var namesUser = map[uint16]bool{1044: true, erAccessDenied: true, 1142: true, 1143: true, 1370: true}
+var namesUser = map[uint16]bool{1044: true, 1142: true, 1143: true, 1370: true}
 
-// erAccessDenied (wrong user or password) is the one quotedError whose message does not
-// name the database.
+// erAccessDenied is a wrong user or password.
 const erAccessDenied = 1045
 
 // MySQL error numbers that mean "not now" rather than "wrong".

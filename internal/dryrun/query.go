@@ -156,6 +156,12 @@ func (v *readOnlyVisitor) Enter(n ast.Node) (ast.Node, bool) {
 		}
 	case ast.ParamMarkerExpr:
 		v.err = errors.New("holds a ? placeholder, which KEDA never binds: write the value into the query")
+	case *ast.FuncCastExpr:
+		// CAST(1 AS BINARY(16000000)) makes a 16 MB value from nothing: the driver
+		// allocates a row's announced length before reading it.
+		if n.Tp != nil && n.Tp.GetFlen() > MaxValueBytes {
+			v.err = fmt.Errorf("casts to a type of %d bytes: innokeda reads values of at most %d bytes; a scaler's query returns a number", n.Tp.GetFlen(), MaxValueBytes)
+		}
 	case ast.ValueExpr,
 		*ast.SetOprStmt, *ast.SetOprSelectList, *ast.WithClause, *ast.CommonTableExpression,
 		*ast.FieldList, *ast.SelectField, *ast.TableRefsClause, *ast.Join, *ast.TableSource,
@@ -164,7 +170,7 @@ func (v *readOnlyVisitor) Enter(n ast.Node) (ast.Node, bool) {
 		*ast.SubqueryExpr, *ast.ExistsSubqueryExpr, *ast.CompareSubqueryExpr,
 		*ast.PatternInExpr, *ast.PatternLikeOrIlikeExpr, *ast.PatternRegexpExpr,
 		*ast.BinaryOperationExpr, *ast.UnaryOperationExpr, *ast.ParenthesesExpr,
-		*ast.ColumnNameExpr, *ast.ColumnName, *ast.FuncCastExpr, *ast.CaseExpr, *ast.WhenClause,
+		*ast.ColumnNameExpr, *ast.ColumnName, *ast.CaseExpr, *ast.WhenClause,
 		*ast.BetweenExpr, *ast.IsNullExpr, *ast.IsTruthExpr, *ast.RowExpr,
 		*ast.TimeUnitExpr, *ast.TrimDirectionExpr, *ast.PositionExpr, *ast.SetCollationExpr:
 	case *ast.VariableExpr:

@@ -64,6 +64,9 @@ func TestCheckQuery(t *testing.T) {
 		{"SELECT COALESCE(SUM(a), 0), IFNULL(MAX(b), 0), IF(a > 1, 1, 0), CASE WHEN a THEN 1 ELSE 2 END, CEIL(AVG(c) / 3) FROM t JOIN u ON t.a = u.b LEFT JOIN v USING (c) GROUP BY a HAVING COUNT(*) > 1 ORDER BY 1 LIMIT 1", ""},
 		{"SELECT CAST(a AS SIGNED), CONVERT(a, CHAR), CONVERT(a USING utf8mb4), TIMESTAMPDIFF(SECOND, a, NOW()), DATE_SUB(NOW(), INTERVAL 1 DAY), EXTRACT(DAY FROM NOW()), TRIM(LEADING 'x' FROM a), SUBSTRING(a FROM 1 FOR 2), CHAR(92), LENGTH(LOWER(a)), UNIX_TIMESTAMP() FROM t", ""},
 		{"SELECT EXISTS (SELECT 1), (SELECT 1), a = ANY (SELECT 1), -a, NOT a, a DIV 2, a % 2, (1, 2) = (1, 2), a COLLATE utf8mb4_bin, a IS NOT NULL, a IS TRUE, a BETWEEN 1 AND 2, a LIKE 'x%', a IN (1, 2) FROM (SELECT 1 AS a) AS d", ""},
+		{"SELECT CAST(1 AS BINARY(16000000))", "casts to a type of 16000000 bytes: innokeda reads values of at most 65536 bytes; a scaler's query returns a number"},
+		{"SELECT CONVERT(a, CHAR(65537)) FROM t", "casts to a type of 65537 bytes: innokeda reads values of at most 65536 bytes; a scaler's query returns a number"},
+		{"SELECT CAST(a AS CHAR(65536)), CAST(a AS DECIMAL(10, 2)) FROM t", ""},
 		{"SELECT (SELECT a FROM t FOR UPDATE)", "takes row locks (FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE): remove the locking clause; a scaler's query must not block the database"},
 	}
 	for _, tc := range tests {

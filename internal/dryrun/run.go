@@ -415,7 +415,7 @@ func failure(err error) string {
 	case errors.As(err, &errno):
 		return errno.Error() // the system's words for the errno: "connection refused"
 	case errors.As(err, &dnsErr):
-		return "the --dry-run-allowed-host name does not resolve"
+		return "the host does not resolve"
 	case errors.As(err, &hostname):
 		return "the server's TLS certificate is not valid for the host the trigger connects to"
 	case errors.As(err, &authority):

@@ -60,7 +60,7 @@ func TestRunAgainstMariaDB(t *testing.T) {
 		{name: "unknown table", cfg: cfg, query: "SELECT COUNT(*) FROM nope", wantErr: "MySQL error 1146 (ER_NO_SUCH_TABLE): Table 'testdb.nope' doesn't exist"},
 		{name: "unknown column", cfg: cfg, query: "SELECT nope FROM testtable", wantErr: "MySQL error 1054 (ER_BAD_FIELD_ERROR): Unknown column 'nope' in 'SELECT'"},
 		{name: "missing privilege", cfg: cfg, query: "SELECT COUNT(*) FROM mysql.user", wantErr: "MySQL error 1142 (ER_TABLEACCESS_DENIED_ERROR): SELECT command denied to user 'keda'@'127.0.0.1' for table `mysql`.`user`"},
-		{name: "wrong password", cfg: appConfig(harness.AppUser, "wrong"), query: "SELECT 1", wantErr: "MySQL error 1045 (ER_ACCESS_DENIED_ERROR): Access denied for user 'keda'@'127.0.0.1' (using password: YES)"},
+		{name: "wrong password: never the server's text, which tells an empty password from another", cfg: appConfig(harness.AppUser, "wrong"), query: "SELECT 1", wantErr: "MySQL error 1045 (ER_ACCESS_DENIED_ERROR): "},
 		{name: "a stored function is refused before a connection", cfg: cfg, query: "SELECT testdb.sneaky()", wantErr: "calls testdb.sneaky: a schema-qualified function is a stored function or, on MariaDB, a built-in by another name; call only the built-in functions innokeda lists, without a schema"},
 	}
 	ctx := context.Background()
