@@ -130,3 +130,25 @@ func TestReadBoundDenialDoesNotDependOnASecretsDatabase(t *testing.T) {
 		t.Errorf("denial %s", answers[0])
 	}
 }
+
+// A connection string's database is the one KEDA and the dry-run open, whatever
+// metadata.dbName says: the bound and the system schemas are checked against it.
+func TestAConnectionStringsDatabaseIsChecked(t *testing.T) {
+	db := harness.SharedMariaDB(t)
+	for _, tc := range []struct{ name, dsnDB, bound, want string }{
+		{"a system schema", "mysql", "testdb.*", "is a system schema that no scaler's query may read"},
+		{"outside the bound", "privdb", "testdb.*", "the query reads secrets (in the database from Secret dsn key dsn"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := harness.AppUser + ":" + harness.AppPassword + "@tcp(" + instances + ":3306)/" + tc.dsnDB
+			extra := []client.Object{clusterBound(tc.bound), secretObj("dsn", map[string]string{"dsn": dsn}), triggerAuth("dsn-auth", ref("connectionString", "dsn", "dsn"))}
+			f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn, extra...)
+			so := filled(withQuery("SELECT COUNT(*) FROM secrets"), gen.WithTriggerMetadata(0, "dbName", harness.Database, "host", "", "port", ""),
+				gen.WithAuthenticationRef(0, "", "dsn-auth"))
+			resp := f.handle(t, request(t, admissionv1.Create, so))
+			if resp.Allowed || !strings.Contains(denial(resp), tc.want) {
+				t.Errorf("allowed=%v %q %q\nwant a denial with %q", resp.Allowed, denial(resp), resp.Warnings, tc.want)
+			}
+		})
+	}
+}

@@ -431,8 +431,10 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, v.opts.Hosts.ClusterDomain), innodbcluster.MySQLPort)))
 		}
 	}
-	// The database came from the authentication when the metadata names none.
-	openByAuth := err == nil && query != nil && strings.TrimSpace(t.Metadata["dbName"]) == "" && query.HasUnqualified()
+	// The database the connection opens came from the authentication when the metadata
+	// names none, or when a connection string is used: KEDA then ignores metadata.dbName.
+	fromMetadata := strings.TrimSpace(t.Metadata["dbName"]) != "" && res.params.ConnectionString == ""
+	openByAuth := err == nil && query != nil && !fromMetadata && query.HasUnqualified()
 	if openByAuth && sqltables.SystemSchema(cfg.DBName) != "" {
 		// The database came from the authentication, not from the author: the message
 		// says where it came from, not what it is.
