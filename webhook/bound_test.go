@@ -152,3 +152,26 @@ func TestAConnectionStringsDatabaseIsChecked(t *testing.T) {
 		})
 	}
 }
+
+// Which of the tables a Secret's database completes is outside the bound is not told:
+// they are named together, the same for every database that leaves one outside.
+func TestReadBoundNamesTablesOfASecretsDatabaseTogether(t *testing.T) {
+	db := harness.SharedMariaDB(t)
+	var answers []string
+	for _, secretDB := range []string{"testdb", "privdb"} {
+		extra := []client.Object{clusterBound("testdb.testtable, privdb.secrets"),
+			secretObj("dbsecret", map[string]string{"db": secretDB, "user": harness.AppUser, "pw": harness.AppPassword}),
+			triggerAuth("db-auth", ref("dbName", "dbsecret", "db"), ref("username", "dbsecret", "user"), ref("password", "dbsecret", "pw"))}
+		f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn, extra...)
+		so := filled(withQuery("SELECT (SELECT COUNT(*) FROM testtable) + (SELECT COUNT(*) FROM secrets)"),
+			gen.WithTriggerMetadata(0, "dbName", "", "username", ""), gen.WithAuthenticationRef(0, "", "db-auth"))
+		resp := f.handle(t, request(t, admissionv1.Create, so))
+		if resp.Allowed {
+			t.Fatalf("admitted with the database %q", secretDB)
+		}
+		answers = append(answers, denial(resp))
+	}
+	if answers[0] != answers[1] || !strings.Contains(answers[0], "the query reads secrets, testtable (in the database from Secret dbsecret") {
+		t.Errorf("denials:\n%s\n%s", answers[0], answers[1])
+	}
+}

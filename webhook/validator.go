@@ -278,20 +278,29 @@ func readBoundViolation(i int, query *sqltables.Analysis, dbName string, db orig
 	// Each table is named from the query's text alone, before its open name is completed:
 	// keyed by the completed name, a table the query names both ways would be named
 	// differently when the Secret's database is the one it qualifies the other with.
-	var outside []string
+	// With a database from a Secret, the tables it completes are named all together when
+	// any is outside: which of them is would tell what the database is.
+	var outside, hidden []string
+	hiddenOutside := false
 	for _, t := range query.OpenTables() {
 		name := t.String()
-		if t.Schema == sqltables.Unqualified {
+		open := t.Schema == sqltables.Unqualified
+		if open {
 			t.Schema = dbName
 			name = t.String()
-			if !db.shown {
-				name = fmt.Sprintf("%s (in the database from %s)", t.NameString(), db.place)
-			}
 		}
 		// A system schema's table is denied to every query already (ReasonSystemSchema).
-		if sqltables.SystemSchema(t.Schema) == "" && !bound.Allows(t) {
+		isOutside := sqltables.SystemSchema(t.Schema) == "" && !bound.Allows(t)
+		switch {
+		case open && !db.shown:
+			hidden = append(hidden, t.NameString())
+			hiddenOutside = hiddenOutside || isOutside
+		case isOutside:
 			outside = append(outside, name)
 		}
+	}
+	if hiddenOutside {
+		outside = append([]string{fmt.Sprintf("%s (in the database from %s)", strings.Join(hidden, ", "), db.place)}, outside...)
 	}
 	why := bound.Violation(cluster, outside)
 	if why == "" {
