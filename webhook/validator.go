@@ -282,7 +282,7 @@ func readBoundViolation(i int, query *sqltables.Analysis, dbName string, db orig
 	// any is outside: which of them is would tell what the database is.
 	var outside, hidden []string
 	hiddenOutside := false
-	for _, t := range query.OpenTables() {
+	for _, t := range slices.Concat(query.OpenTables(), query.InformationSchemaTables()) {
 		name := t.String()
 		open := t.Schema == sqltables.Unqualified
 		if open {

@@ -29,8 +29,13 @@ const (
 )
 
 // TablePattern is one entry of AnnotationAllowedTables: a table of a schema, or every
-// table of it (Table "*"). Names compare byte for byte, as MySQL compares them on Linux.
+// table of it (Table "*"). Names compare byte for byte, as MySQL compares them on Linux,
+// except information_schema's, which MySQL compares without regard to case: its entries
+// are kept as InformationSchema and the table's name in upper case.
 type TablePattern struct{ Schema, Table string }
+
+// InformationSchema is how a TablePattern names information_schema.
+const InformationSchema = "information_schema"
 
 // AllowedTables reads AnnotationAllowedTables. set is false when the annotation is absent
 // or blank. Each entry that is not schema.table or schema.* (unquoted identifiers:
@@ -50,6 +55,9 @@ func AllowedTables(annotations map[string]string) (patterns []TablePattern, set 
 		if !found || !isIdentifier(schema) || table != "*" && !isIdentifier(table) {
 			problems = append(problems, fmt.Sprintf("annotation %s: %q is not schema.table or schema.*", AnnotationAllowedTables, entry))
 			continue
+		}
+		if strings.EqualFold(schema, InformationSchema) {
+			schema, table = InformationSchema, strings.ToUpper(table)
 		}
 		patterns = append(patterns, TablePattern{Schema: schema, Table: table})
 	}

@@ -55,6 +55,8 @@ func TestAllowedTables(t *testing.T) {
 		{value: " app.orders , app.*,,Shop$1.Items_2 ", wantSet: true, wantPatterns: []TablePattern{{"app", "orders"}, {"app", "*"}, {"Shop$1", "Items_2"}}},
 		{value: "app", wantSet: true, wantProblems: 1},
 		{value: "app.orders.x, *.*, app.`t`, 123.t, app.o-rders, .t, app.", wantSet: true, wantProblems: 7},
+		{value: "Information_Schema.processList, INFORMATION_SCHEMA.*", wantSet: true,
+			wantPatterns: []TablePattern{{"information_schema", "PROCESSLIST"}, {"information_schema", "*"}}},
 		{value: "app.*, app", wantSet: true, wantPatterns: []TablePattern{{"app", "*"}}, wantProblems: 1},
 	} {
 		annotations := map[string]string{}

@@ -28,13 +28,19 @@ func ReadBoundOf(c *innodbcluster.InnoDBCluster) ReadBound {
 	return ReadBound{Set: set, patterns: patterns, Problems: problems}
 }
 
-// Allows tells whether t is inside the bound.
+// Allows tells whether t is inside the bound. A table of information_schema is inside only
+// when the bound lists it (or information_schema.*): every account may read its tables,
+// and what they show (other sessions' statements, the server's tables) is outside
+// whatever else the owner listed.
 func (b ReadBound) Allows(t sqltables.Table) bool {
 	if !b.Set {
 		return true
 	}
 	if len(b.Problems) > 0 {
 		return false
+	}
+	if strings.EqualFold(t.Schema, innodbcluster.InformationSchema) {
+		t = sqltables.Table{Schema: innodbcluster.InformationSchema, Name: strings.ToUpper(t.Name)}
 	}
 	return slices.ContainsFunc(b.patterns, func(p innodbcluster.TablePattern) bool {
 		return p.Schema == t.Schema && (p.Table == "*" || p.Table == t.Name)

@@ -18,16 +18,18 @@ func boundOf(annotations map[string]string) ReadBound {
 func TestReadBound(t *testing.T) {
 	orders, items, other := sqltables.Table{Schema: "app", Name: "orders"}, sqltables.Table{Schema: "app", Name: "items"}, sqltables.Table{Schema: "shop", Name: "orders"}
 	upper := sqltables.Table{Schema: "App", Name: "orders"}
-	all := []sqltables.Table{orders, items, other, upper}
+	processlist := sqltables.Table{Schema: "INFORMATION_SCHEMA", Name: "processlist"}
+	all := []sqltables.Table{orders, items, other, upper, processlist}
 	for _, tc := range []struct {
 		name        string
 		annotations map[string]string
 		wantOutside []sqltables.Table
 	}{
 		{"no bound: everything", nil, nil},
-		{"one table", map[string]string{innodbcluster.AnnotationAllowedTables: "app.orders"}, []sqltables.Table{items, other, upper}},
-		{"a schema", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*"}, []sqltables.Table{other, upper}},
-		{"two entries", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*,shop.orders"}, []sqltables.Table{upper}},
+		{"one table", map[string]string{innodbcluster.AnnotationAllowedTables: "app.orders"}, []sqltables.Table{items, other, upper, processlist}},
+		{"a schema", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*"}, []sqltables.Table{other, upper, processlist}},
+		{"two entries", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*,shop.orders"}, []sqltables.Table{upper, processlist}},
+		{"information_schema's names in any case", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*,shop.orders,information_schema.PROCESSLIST"}, []sqltables.Table{upper}},
 		{"an unreadable entry: nothing", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*, shop"}, all},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,6 +34,17 @@ func Analyze(query string) *Analysis {
 // Unqualified, sorted as Read sorts them; nil when Err is set.
 func (a *Analysis) OpenTables() []Table { return a.open.Tables }
 
+// InformationSchemaTables are the information_schema tables the query names with that
+// schema, in upper case, sorted; nil when Err is set. (An unqualified name is in
+// OpenTables: it is information_schema's only if the connection's database is.)
+func (a *Analysis) InformationSchemaTables() []Table {
+	tables := make([]Table, len(a.open.InformationSchema))
+	for i, name := range a.open.InformationSchema {
+		tables[i] = Table{Schema: "information_schema", Name: name}
+	}
+	return tables
+}
+
 // HasUnqualified tells whether the query names a table without a schema (a CTE's name is
 // not a table), so that what it reads depends on the connection's default database.
 func (a *Analysis) HasUnqualified() bool {
