@@ -54,6 +54,20 @@ var hostileTriggers = map[string]gen.ScaledObjectOption{
 	"the managed credentials sent elsewhere": withTrigger("SELECT COUNT(*) FROM testdb.testtable", "host", "attacker.example.com"),
 	"a qualified GET_LOCK":                   withTrigger("SELECT mariadb_schema.get_lock('app-lock', 0)"),
 	"a read of mysql.user":                   withTrigger("SELECT COUNT(*) FROM mysql.user WHERE LENGTH(authentication_string) > 0"),
+	"a read outside the bound, in the database of a Secret": func(so *kedav1alpha1.ScaledObject) {
+		so.Spec.Triggers = append(so.Spec.Triggers, kedav1alpha1.ScaleTriggers{Type: "mysql",
+			Metadata:          map[string]string{"query": "SELECT COUNT(*) FROM customers", "queryValue": "3", "host": instances, "port": "3306"},
+			AuthenticationRef: &kedav1alpha1.AuthenticationRef{Name: "db-auth"}})
+	},
+}
+
+// hostileObjects are what the hostile triggers refer to: an authentication whose
+// database, from a Secret, is outside the test cluster's bound.
+func hostileObjects() []client.Object {
+	return []client.Object{
+		secretObj("dbsecret", map[string]string{"db": "shop", "user": harness.AppUser, "pw": harness.AppPassword}),
+		triggerAuth("db-auth", ref("dbName", "dbsecret", "db"), ref("username", "dbsecret", "user"), ref("password", "dbsecret", "pw")),
+	}
 }
 
 func mustDeny(t *testing.T, resp admission.Response, start time.Time) {
@@ -70,7 +84,7 @@ func TestViolationsSurviveASpentBudget(t *testing.T) {
 	db := harness.SharedMariaDB(t)
 	// Triggers that wait on a table another session holds, each as long as the budget.
 	held, _ := db.HoldTable(t)
-	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn)
+	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn, hostileObjects()...)
 	slow := withTrigger(held)
 	for name, hostile := range hostileTriggers {
 		t.Run(name, func(t *testing.T) {
@@ -93,13 +107,19 @@ func TestViolationsSurviveASpentBudget(t *testing.T) {
 
 func TestViolationsSurviveAFailedSecretRead(t *testing.T) {
 	db := harness.SharedMariaDB(t)
-	f := newValidatorFixtureReading(t, failingSecrets{operatorObjects()}, db.Addr, webhook.OnUnreachableWarn)
+	f := newValidatorFixtureReading(t, failingSecrets{operatorObjects(hostileObjects()...)}, db.Addr, webhook.OnUnreachableWarn)
 	for name, hostile := range hostileTriggers {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
 			mustDeny(t, f.handle(t, request(t, admissionv1.Create, filled(hostile))), start)
 		})
 	}
+	t.Run("the bound, unknowable without the Secret, refuses", func(t *testing.T) {
+		resp := f.handle(t, request(t, admissionv1.Create, filled(hostileTriggers["a read outside the bound, in the database of a Secret"])))
+		if want := "spec.triggers[1].metadata.query: Invalid value: the query names a table without a schema, and innokeda could not read the trigger's credentials"; resp.Allowed || !strings.Contains(denial(resp), want) {
+			t.Errorf("allowed %v, %q; want a denial with %q", resp.Allowed, denial(resp), want)
+		}
+	})
 	t.Run("a clean trigger whose Secret cannot be read: that trigger unchecked, nothing else", func(t *testing.T) {
 		resp := f.handle(t, request(t, admissionv1.Create, filled()))
 		all := strings.Join(resp.Warnings, "\n")
@@ -110,7 +130,7 @@ func TestViolationsSurviveAFailedSecretRead(t *testing.T) {
 }
 
 func TestViolationsSurviveAFailingMySQL(t *testing.T) {
-	f := newValidatorFixture(t, stoppedServerAddr(t), webhook.OnUnreachableWarn)
+	f := newValidatorFixture(t, stoppedServerAddr(t), webhook.OnUnreachableWarn, hostileObjects()...)
 	for name, hostile := range hostileTriggers {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()

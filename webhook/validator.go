@@ -160,12 +160,14 @@ type checkMode struct {
 // stood in for by root: only at admission of an object that will be stored.
 func (m checkMode) rootFallback() bool { return !m.stored && !m.dryRunRequest }
 
-// check makes the checks in two passes, so that no I/O can hide what needs none. First,
+// check makes the checks in three passes, so that no I/O can hide what needs none. First,
 // with no I/O and in time that does not depend on the budget: the object's cost against
 // the limits, then every trigger's static checks. A violation found there denies, whatever
-// follows. Then, trigger by trigger, what needs I/O (credentials, servers, the dry-run):
-// a failure there is recorded against that trigger's checks only, never in place of a
-// violation, and the deadline is checked before each trigger.
+// follows. Then every trigger's credentials, and what they tell (connectionOf). Last, only
+// for an object nothing is wrong with, the dry-runs. A failure of I/O is recorded against
+// that trigger's checks only, never in place of a violation; where it leaves the
+// owner's bound unchecked, the trigger is refused. The deadline is checked before each
+// trigger of each pass.
 func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.ScaledObject, mode checkMode) validation.Verdict {
 	ctx, cancel := context.WithTimeout(ctx, v.opts.DryRunTimeout)
 	defer cancel()
@@ -199,23 +201,52 @@ func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.Scal
 		return verdict
 	}
 
+	// Every trigger's credentials are read, and what they tell checked, before any trigger
+	// is dry-run: a slow dry-run cannot spend the budget a later trigger's checks need.
+	var connections []*triggerConnection
 	for i, t := range so.Spec.Triggers {
 		if t.Type != autofill.MySQLTriggerType {
 			continue
 		}
-		if ctx.Err() != nil {
+		var conn *triggerConnection
+		var violations validation.Violations
+		err := ctx.Err()
+		if err == nil {
+			conn, violations, err = v.connectionOf(ctx, so, facts, i, t, queries[i])
+		}
+		switch {
+		case ctx.Err() != nil && conn == nil:
 			dryRunsTotal.WithLabelValues(outcomeTimedOut).Inc()
 			notDryRun(&verdict, i, outcomeTimedOut, fmt.Sprintf("innokeda's budget (--dry-run-timeout=%v) ran out before this trigger's credentials were read; only its static checks were made", v.opts.DryRunTimeout))
-			continue
-		}
-		// Once something is wrong (or, with --on-unreachable=deny, could not be
-		// validated), the answer is a denial: later triggers are not dry-run.
-		dryRun := len(verdict.Violations) == 0 && (v.opts.OnUnreachable != OnUnreachableDeny || len(verdict.Unchecked) == 0)
-		if err := v.checkTrigger(ctx, so, facts, i, t, queries[i], dryRun, mode, &verdict); err != nil {
+		case err != nil:
 			logf.FromContext(ctx).Error(err, "Could not read a trigger's credentials", "trigger", i)
 			notDryRun(&verdict, i, degradedCredentials,
 				fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it checked only what needs none: %v", i, err))
 		}
+		if conn == nil {
+			// The database the connection opens is not known: a bound the owner set
+			// cannot be checked, so it refuses (fail closed).
+			violations = append(violations, unknownDatabaseViolation(i, t, queries[i], facts)...)
+		}
+		verdict.Violations = append(verdict.Violations, violations...)
+		if conn != nil && len(violations) == 0 {
+			connections = append(connections, conn)
+		}
+	}
+	// Once something is wrong, the answer is a denial: nothing is dry-run.
+	if len(verdict.Violations) > 0 {
+		return verdict
+	}
+	for _, conn := range connections {
+		if v.opts.OnUnreachable == OnUnreachableDeny && len(verdict.Unchecked) > 0 {
+			break // the answer is a denial already
+		}
+		if ctx.Err() != nil {
+			dryRunsTotal.WithLabelValues(outcomeTimedOut).Inc()
+			notDryRun(&verdict, conn.i, outcomeTimedOut, fmt.Sprintf("innokeda's budget (--dry-run-timeout=%v) ran out before this trigger was dry-run; all its other checks were made", v.opts.DryRunTimeout))
+			continue
+		}
+		v.dryRunTrigger(ctx, so, facts, conn, mode, &verdict)
 	}
 	return verdict
 }
@@ -224,7 +255,7 @@ func (v *ScaledObjectValidator) check(ctx context.Context, so *kedav1alpha1.Scal
 // uses the TriggerAuthentication innokeda keeps names in its metadata: KEDA takes the
 // metadata's host over the authentication's, and would send the cluster's credentials
 // there. The host was written by the ScaledObject's author, so the message quotes it.
-// checkTrigger checks the host again once the authentication is read.
+// connectionOf checks the host again once the authentication is read.
 func (v *ScaledObjectValidator) managedHostViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts) validation.Violations {
 	var violations validation.Violations
 	for i, t := range so.Spec.Triggers {
@@ -247,7 +278,7 @@ func (v *ScaledObjectValidator) managedHostViolations(so *kedav1alpha1.ScaledObj
 // readBoundViolations checks, before any Secret is read, each mysql trigger's query
 // against the cluster owner's bound (managed.ReadBound), in every account mode, where the
 // tables it reads are known without I/O: its dbName is in the metadata, or it names every
-// table with its schema. checkTrigger checks the others once their database is resolved.
+// table with its schema. connectionOf checks the others once their database is resolved.
 func readBoundViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts, queries []*sqltables.Analysis) validation.Violations {
 	bound := managed.ReadBoundOf(facts.Cluster)
 	if !bound.Set {
@@ -260,10 +291,32 @@ func readBoundViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts, qu
 		}
 		dbName := strings.TrimSpace(t.Metadata["dbName"])
 		if dbName == "" && queries[i].HasUnqualified() {
-			continue // checkTrigger, once the database the connection opens is known
+			continue // connectionOf, once the database the connection opens is known
 		}
 		violations = append(violations, readBoundViolation(i, queries[i], dbName, origin{shown: true}, bound, facts.Cluster.Name)...)
 	}
+	return violations
+}
+
+// unknownDatabaseViolation is why trigger i is refused when its credentials could not be
+// read: its query names a table without a schema, the cluster's owner set a bound, and
+// what completes those names is not known without the credentials (the metadata names no
+// dbName, or an authentication or env may hold a connection string, whose database KEDA
+// opens instead). A bound that cannot be checked does not admit.
+func unknownDatabaseViolation(i int, t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis, facts autofill.Facts) validation.Violations {
+	if query == nil || !query.HasUnqualified() || !managed.ReadBoundOf(facts.Cluster).Set {
+		return nil
+	}
+	metadataDB := strings.TrimSpace(t.Metadata["dbName"]) != ""
+	mayHaveConnectionString := t.AuthenticationRef != nil || strings.TrimSpace(t.Metadata["connectionStringFromEnv"]) != ""
+	if metadataDB && !mayHaveConnectionString {
+		return nil // readBoundViolations checked it
+	}
+	var violations validation.Violations
+	violations.Add(validation.ReasonReadBound, validation.Invalid(validation.MetadataPath(i, "query"), fmt.Sprintf(
+		"the query names a table without a schema, and innokeda could not read the trigger's credentials to learn which database the connection opens, "+
+			"so it cannot tell whether the query reads inside what InnoDBCluster %s allows (annotation %s): qualify every table with its schema",
+		facts.Cluster.Name, innodbcluster.AnnotationAllowedTables)))
 	return violations
 }
 
@@ -409,9 +462,21 @@ func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Respo
 	return admission.Allowed("").WithWarnings(msg)
 }
 
-// checkTrigger resolves trigger i's credentials and, when nothing else is wrong so far
-// (dryRun), runs its query against MySQL; what it finds goes into verdict. An error is a
-// Secret or authentication it could not read. stored: see CheckStored.
+// triggerConnection is what connectionOf read of one trigger's connection, for its
+// dry-run.
+type triggerConnection struct {
+	i      int
+	t      kedav1alpha1.ScaleTriggers
+	res    resolution
+	cfg    *mysql.Config
+	scaler bool            // KEDA polls as the managed scaler account
+	reads  sqltables.Reads // what the query reads, when scaler
+}
+
+// connectionOf resolves trigger i's credentials and checks what only they tell: the
+// connection string, where the managed authentication's credentials would go, and the
+// database that completes the query's unqualified names. An error is a Secret or
+// authentication it could not read.
 //
 // The values the credentials resolve to may have come from Secrets or env, and a
 // TriggerAuthentication may map any of them to any parameter: every message is built from
@@ -419,18 +484,19 @@ func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Respo
 // afterwards. The host policy names a host from a Secret by its Secret, the dry-run's
 // errors are innokeda's own words, and MySQL's text is quoted only where the author wrote
 // every value it can hold (judge).
-func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis, dryRun bool, mode checkMode, verdict *validation.Verdict) error {
+func (v *ScaledObjectValidator) connectionOf(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, i int, t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis) (*triggerConnection, validation.Violations, error) {
 	res, err := v.creds.resolve(ctx, so.Namespace, i, t, envSourceContainer(so, facts))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	violations := res.violations
 	cfg, err := res.params.Config()
 	if err != nil {
 		violations.Add(validation.ReasonConnectionString, validation.Invalid(validation.TriggerPath(i).Child("authenticationRef"),
 			"the connection string the trigger resolves to "+err.Error()))
+		return &triggerConnection{i: i, t: t, res: res}, violations, nil
 	}
-	if err == nil && res.params.ConnectionString == "" && managed.UsesManagedAuthentication(t, facts.Cluster.Name) {
+	if res.params.ConnectionString == "" && managed.UsesManagedAuthentication(t, facts.Cluster.Name) {
 		// The TriggerAuthentication innokeda keeps holds the cluster's credentials: KEDA
 		// sends them to whatever host the trigger names, so that must be the cluster's.
 		if hostErr := v.opts.Hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace, res.subject()); hostErr != nil {
@@ -443,7 +509,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 	// The database the connection opens came from the authentication when the metadata
 	// names none, or when a connection string is used: KEDA then ignores metadata.dbName.
 	fromMetadata := strings.TrimSpace(t.Metadata["dbName"]) != "" && res.params.ConnectionString == ""
-	openByAuth := err == nil && query != nil && !fromMetadata && query.HasUnqualified()
+	openByAuth := query != nil && !fromMetadata && query.HasUnqualified()
 	if openByAuth && sqltables.SystemSchema(cfg.DBName) != "" {
 		// The database came from the authentication, not from the author: the message
 		// says where it came from, not what it is.
@@ -455,23 +521,27 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		// (readBoundViolations checked the others).
 		violations = append(violations, readBoundViolation(i, query, cfg.DBName, res.originOf("dbName"), managed.ReadBoundOf(facts.Cluster), facts.Cluster.Name)...)
 	}
-	scaler, settings := v.pollsAsScalerAccount(facts, t)
-	var reads sqltables.Reads
-	if scaler && err == nil {
+	conn := &triggerConnection{i: i, t: t, res: res, cfg: cfg}
+	var settings innodbcluster.ScalerSettings
+	if conn.scaler, settings = v.pollsAsScalerAccount(facts, t); conn.scaler {
 		var scalerProblems validation.Violations
-		scalerProblems, reads = scalerViolations(i, t, query, cfg.DBName, settings)
+		scalerProblems, conn.reads = scalerViolations(i, t, query, cfg.DBName, settings)
 		violations = append(violations, scalerProblems...)
 	}
+	return conn, violations, nil
+}
+
+// dryRunTrigger runs conn's query against MySQL, as KEDA would poll it, and adds what it
+// finds to verdict. It runs only for an object nothing is wrong with so far. mode: see
+// CheckStored.
+func (v *ScaledObjectValidator) dryRunTrigger(ctx context.Context, so *kedav1alpha1.ScaledObject, facts autofill.Facts, conn *triggerConnection, mode checkMode, verdict *validation.Verdict) {
+	i, t, res, cfg, scaler, reads := conn.i, conn.t, conn.res, conn.cfg, conn.scaler, conn.reads
 	prefix := fmt.Sprintf("spec.triggers[%d]: ", i)
-	switch {
-	case len(violations) > 0 || !dryRun:
-		verdict.Violations = append(verdict.Violations, violations...)
-		return nil
-	case res.unresolved != "":
+	if res.unresolved != "" {
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+res.unresolved)
 		verdict.NotDryRun++
-		return nil
+		return
 	}
 	// The host's name is not trusted: the address comes from the API objects behind it.
 	servers, err := clusterservers.Lookup(ctx, v.cache, facts.Cluster)
@@ -480,7 +550,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 		notDryRun(verdict, i, degradedServers,
 			fmt.Sprintf("innokeda could not look up the services and pods of InnoDBCluster %s: %v", facts.Cluster.Name, err))
-		return nil
+		return
 	}
 	dialAddress, err := v.opts.Hosts.DialAddress(cfg, servers, res.subject())
 	if err != nil {
@@ -488,7 +558,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+err.Error()+"; innokeda only connects to the MySQL Operator's services and pods of the cluster, "+
 			"at the addresses the API server gives for them, so only the static checks were made")
 		verdict.NotDryRun++
-		return nil
+		return
 	}
 	text := strings.TrimSpace(t.Metadata["query"])
 	obs, err := v.runner.Run(ctx, cfg, dialAddress, text)
@@ -498,7 +568,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		dryRunsTotal.WithLabelValues(outcomeNotDialed).Inc()
 		verdict.Warnings = append(verdict.Warnings, prefix+fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads, and a dry-run request is never stored, so innokeda's controller will not grant it and innokeda does not read as root in its stead; only the static checks were made", managed.ScalerUser))
 		verdict.NotDryRun++
-		return nil
+		return
 	}
 	if scaler && mode.rootFallback() && cfg.User == managed.ScalerUser && notGrantedYet(err) {
 		if why := rootFallbackRefused(reads); why != "" {
@@ -507,7 +577,7 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 				"Event %s on InnoDBCluster %s), and %s, so only the static checks were made; KEDA's first polls may fail until the grant",
 				managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name, why))
 			verdict.NotDryRun++
-			return nil
+			return
 		}
 		// Admission comes before the grant: the controller grants SELECT on the query's
 		// tables once the ScaledObject is stored. Every table was checked to be one it may
@@ -525,7 +595,6 @@ func (v *ScaledObjectValidator) checkTrigger(ctx context.Context, so *kedav1alph
 		}
 	}
 	v.judge(prefix, i, so, t, obs, err, asRoot, mysqlWords{user: user.describe(cfg.User), db: db.describe(cfg.DBName), userShown: user.shown, dbShown: db.shown}, verdict)
-	return nil
 }
 
 // pollsAsScalerAccount tells whether trigger t polls with the managed scaler account of

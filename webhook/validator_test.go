@@ -75,7 +75,7 @@ func testCluster() (*innodbcluster.InnoDBCluster, *appsv1.StatefulSet) {
 }
 
 // testReadBound is the test cluster's innokeda.io/allowed-tables.
-const testReadBound = "testdb.*, privdb.*, bulk.*"
+const testReadBound = "testdb.*, privdb.*, bulk.*, information_schema.tables, information_schema.processlist"
 
 // operatorObjects holds the test cluster with everything the MySQL Operator (and
 // Kubernetes) would make for it, its Secret and TriggerAuthentication, then extra
