@@ -18,6 +18,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -58,12 +59,36 @@ func StartControlPlane() (*ControlPlane, error) {
 			LocalServingHost: "127.0.0.1",
 		},
 	}
+	if RaceEnabled {
+		// The race detector slows the manager tenfold, and the webhooks'
+		// failurePolicy: Ignore would then store what a timeout cut short: the tests
+		// would measure the detector, not innokeda. The shipped timeout is sized for
+		// the speed the benchmarks and the load tool measure without it.
+		if err := env.WebhookInstallOptions.PrepWithoutInstalling(); err != nil {
+			return nil, fmt.Errorf("read the webhook configurations: %w", err)
+		}
+		env.WebhookInstallOptions.Paths = nil
+		for i := range env.WebhookInstallOptions.MutatingWebhooks {
+			for j := range env.WebhookInstallOptions.MutatingWebhooks[i].Webhooks {
+				env.WebhookInstallOptions.MutatingWebhooks[i].Webhooks[j].TimeoutSeconds = ptr.To(raceWebhookTimeoutSeconds)
+			}
+		}
+		for i := range env.WebhookInstallOptions.ValidatingWebhooks {
+			for j := range env.WebhookInstallOptions.ValidatingWebhooks[i].Webhooks {
+				env.WebhookInstallOptions.ValidatingWebhooks[i].Webhooks[j].TimeoutSeconds = ptr.To(raceWebhookTimeoutSeconds)
+			}
+		}
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
 	return &ControlPlane{Env: env, Config: cfg}, nil
 }
+
+// raceWebhookTimeoutSeconds is the webhooks' timeoutSeconds under the race detector: the
+// most the API server allows.
+const raceWebhookTimeoutSeconds int32 = 30
 
 // StartBareControlPlane starts envtest with no CRDs and no webhook configurations: a
 // cluster where neither KEDA nor the MySQL Operator is installed.

@@ -99,20 +99,18 @@ func TestHostileScaledObjectsThroughAPIServer(t *testing.T) {
 		}
 		denied(t, create(t, costly("costly")), "has 90 mysql triggers: innokeda checks at most 16 per ScaledObject (--max-mysql-triggers)")
 		var wg sync.WaitGroup
-		var deniedCount atomic.Int32
+		errs := make([]error, 16)
 		start := time.Now()
-		for i := range 16 {
-			wg.Go(func() {
-				err := c.Create(ctx, costly("costly-"+string(rune('a'+i))))
-				if err != nil && strings.Contains(err.Error(), "--max-mysql-triggers") {
-					deniedCount.Add(1)
-				}
-			})
+		for i := range errs {
+			wg.Go(func() { errs[i] = c.Create(ctx, costly("costly-"+string(rune('a'+i)))) })
 		}
 		wg.Wait()
 		took := time.Since(start)
-		if n := deniedCount.Load(); n != 16 {
-			t.Errorf("%d of 16 denied by the bound", n)
+		for i, err := range errs {
+			// Stored (err nil) is what a webhook timeout with failurePolicy: Ignore does.
+			if err == nil || !strings.Contains(err.Error(), "--max-mysql-triggers") {
+				t.Errorf("request %d of 16: %v; want a denial by the bound", i, err)
+			}
 		}
 		if took > budget+time.Second && !harness.RaceEnabled { // ten times slower under the race detector: printed only
 			t.Errorf("16 at once answered in %v, past the budget of %v", took, budget)
