@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/check"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/internal/validation"
@@ -84,7 +85,7 @@ func (d *ScaledObjectDefaulter) Handle(ctx context.Context, req admission.Reques
 	facts, err := d.gather(ctx, so, kind, name)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
-		degradedTotal.WithLabelValues(webhookMutating, degradedLookupFailed).Inc()
+		degradedTotal.WithLabelValues(webhookMutating, check.UncheckedLookupFailed).Inc()
 		return skipped(skipLookupFailed).WithWarnings(
 			fmt.Sprintf("innokeda could not look up %s %s, so it filled nothing; try again: %v", kind, name, err))
 	}
@@ -111,7 +112,7 @@ func skipped(reason autofill.Skip) admission.Response {
 // gather reads the facts Decide needs. The Secret and the TriggerAuthentications are
 // read only for objects in scope.
 func (d *ScaledObjectDefaulter) gather(ctx context.Context, so *kedav1alpha1.ScaledObject, kind, name string) (autofill.Facts, error) {
-	facts, err := lookupTarget(ctx, d.cache, d.secrets, so.Namespace, kind, name)
+	facts, err := check.LookupTarget(ctx, d.cache, d.secrets, so.Namespace, kind, name)
 	facts.ClusterDomain = d.clusterDomain
 	if err != nil {
 		return facts, err
@@ -144,7 +145,7 @@ func (d *ScaledObjectDefaulter) rootUserInSecret(ctx context.Context, cluster *i
 		}
 	}
 	ta := &kedav1alpha1.TriggerAuthentication{}
-	found, err := get(ctx, d.cache, cluster.Namespace, innodbcluster.ManagedTriggerAuthenticationName(cluster.Name), ta)
+	found, err := check.Get(ctx, d.cache, cluster.Namespace, innodbcluster.ManagedTriggerAuthenticationName(cluster.Name), ta)
 	if err != nil {
 		return false, err
 	}
@@ -156,7 +157,7 @@ func (d *ScaledObjectDefaulter) rootUserInSecret(ctx context.Context, cluster *i
 	}
 	// A Secret that does not exist has no rootUser key: username root is still right.
 	secret := &corev1.Secret{}
-	if _, err := get(ctx, d.secrets, cluster.Namespace, cluster.Spec.SecretName, secret); err != nil {
+	if _, err := check.Get(ctx, d.secrets, cluster.Namespace, cluster.Spec.SecretName, secret); err != nil {
 		return false, err
 	}
 	_, ok := secret.Data[innodbcluster.SecretKeyRootUser]
@@ -195,7 +196,7 @@ func (d *ScaledObjectDefaulter) triggerAuthentications(ctx context.Context, so *
 			ta := &kedav1alpha1.TriggerAuthentication{}
 			obj, spec, ns = ta, &ta.Spec, so.Namespace
 		}
-		found, err := get(ctx, d.cache, ns, key.Name, obj)
+		found, err := check.Get(ctx, d.cache, ns, key.Name, obj)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/check"
 )
 
 // Reasons a ScaledObject is passed through that autofill.Skip does not cover.
@@ -25,15 +26,6 @@ var (
 		Help: "ScaledObjects the mutating webhook left unchanged, by reason.",
 	}, []string{"reason"})
 
-	dryRunsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "innokeda_dryrun_total",
-		Help: "Dry-runs of mysql triggers' queries, by outcome.",
-	}, []string{"outcome"})
-	dryRunSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "innokeda_dryrun_duration_seconds",
-		Help:    "Time from connecting to MySQL to the end of a dry-run that reached the server.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-	})
 	degradedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "innokeda_admission_degraded_total",
 		Help: "In-scope ScaledObjects innokeda admitted without doing its job in time (mutating: not filled; validating: not validated), by webhook and reason. Alert when it rises.",
@@ -44,38 +36,18 @@ var (
 	}, []string{"reason"})
 )
 
-// The webhooks, and why an in-scope admission was degraded (besides the dry-run outcomes
-// unreachable, timed-out and busy).
+// The webhooks.
 const (
-	webhookMutating      = "mutating"
-	webhookValidating    = "validating"
-	degradedLookupFailed = "lookup-failed"          // the target, cluster or authentication could not be read
-	degradedCredentials  = "credentials-unreadable" // a Secret or authentication could not be read
-	degradedServers      = "servers-lookup-failed"  // the cluster's Services and pods could not be read
-)
-
-// Dry-run outcomes.
-const (
-	outcomeSucceeded   = "succeeded"
-	outcomeRejected    = "rejected"    // the server or KEDA's rules refuse it
-	outcomeUnreachable = "unreachable" // DNS, refused, too many connections
-	outcomeTimedOut    = "timed-out"
-	outcomeBusy        = "busy"       // too many dry-runs at once
-	outcomeNotDialed   = "not-dialed" // the host or the credentials are out of innokeda's reach
-	outcomeRefused     = "refused"    // the guard refused the query for the server's sql_mode
+	webhookMutating   = "mutating"
+	webhookValidating = "validating"
 )
 
 func init() {
 	// Registered once per process on the registry the manager's metrics endpoint serves.
-	metrics.Registry.MustRegister(fillsTotal, skipsTotal, dryRunsTotal, dryRunSeconds, degradedTotal, denialsTotal)
-	for _, r := range []string{degradedLookupFailed} {
-		degradedTotal.WithLabelValues(webhookMutating, r)
-	}
-	for _, r := range []string{degradedLookupFailed, degradedCredentials, degradedServers, outcomeUnreachable, outcomeTimedOut, outcomeBusy} {
+	metrics.Registry.MustRegister(fillsTotal, skipsTotal, degradedTotal, denialsTotal)
+	degradedTotal.WithLabelValues(webhookMutating, check.UncheckedLookupFailed)
+	for _, r := range check.UncheckedReasons {
 		degradedTotal.WithLabelValues(webhookValidating, r)
-	}
-	for _, outcome := range []string{outcomeSucceeded, outcomeRejected, outcomeUnreachable, outcomeTimedOut, outcomeBusy, outcomeNotDialed, outcomeRefused} {
-		dryRunsTotal.WithLabelValues(outcome)
 	}
 	for _, reason := range []autofill.Skip{
 		skipNotCreateOrUpdate, skipUndecodable, skipLookupFailed,

@@ -192,11 +192,11 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	return mgr, nil
 }
 
-// setupAudit adds the continuous audit. It shares the validating webhook's checks and its
-// dry-run slots (--dry-run-max-concurrent, which the scaler account's connection limit
+// setupAudit adds the continuous audit. It shares the validating webhook's checking
+// engine and its dry-run slots (--dry-run-max-concurrent, which the scaler account's connection limit
 // is sized for), and takes at most half of them: admissions wait on the rest.
 func setupAudit(mgr manager.Manager, validator *innokedawebhook.ScaledObjectValidator, o Options) error {
-	auditor, err := audit.New(mgr.GetClient(), validator, mgr.GetEventRecorder("innokeda"), audit.Options{
+	auditor, err := audit.New(mgr.GetClient(), validator.Engine(), mgr.GetEventRecorder("innokeda"), audit.Options{
 		Interval: o.AuditInterval,
 		Rate:     o.AuditRate,
 		Workers:  max(1, o.MaxConcurrentDryRuns/2),

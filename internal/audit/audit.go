@@ -32,7 +32,7 @@ import (
 	"github.com/innokeda/innokeda/internal/validation"
 )
 
-// Checker checks a ScaledObject as the validating webhook does (webhook.ScaledObjectValidator).
+// Checker checks a ScaledObject as the validating webhook does (check.Engine).
 type Checker interface {
 	// InScope tells, from the cache and without MySQL, whether Check would check so.
 	InScope(ctx context.Context, so *kedav1alpha1.ScaledObject) (bool, error)

@@ -1,4 +1,4 @@
-package webhook
+package check
 
 import (
 	"context"
@@ -154,11 +154,11 @@ func (c *credentials) authParams(ctx context.Context, ns string, i int, ref *ked
 		ta := &kedav1alpha1.TriggerAuthentication{}
 		obj, spec, kind = ta, &ta.Spec, "TriggerAuthentication"
 	}
-	found, err := get(ctx, c.cache, lookupNS, ref.Name, obj)
+	found, err := Get(ctx, c.cache, lookupNS, ref.Name, obj)
 	if err == nil && !found {
 		// Just created (innokeda's controller creates the TriggerAuthentication right before
 		// the ScaledObject): the cache may not have it yet, the API server has.
-		found, err = get(ctx, c.secrets, lookupNS, ref.Name, obj)
+		found, err = Get(ctx, c.secrets, lookupNS, ref.Name, obj)
 	}
 	if err != nil {
 		return nil, err
@@ -211,7 +211,7 @@ func (c *credentials) authParams(ctx context.Context, ns string, i int, ref *ked
 // would silently use an empty value.
 func (c *credentials) secretKey(ctx context.Context, ns, name, key string, path *field.Path, what string, res *resolution) (string, bool, error) {
 	secret := &corev1.Secret{}
-	found, err := get(ctx, c.secrets, ns, name, secret)
+	found, err := Get(ctx, c.secrets, ns, name, secret)
 	if err != nil {
 		return "", false, err
 	}

@@ -1,4 +1,4 @@
-package webhook
+package check
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 )
 
-// lookupTarget reads, from the cache, the StatefulSet and InnoDBCluster a ScaledObject's
+// LookupTarget reads, from the cache, the StatefulSet and InnoDBCluster a ScaledObject's
 // target (of the kind and name autofill.TargetOf returned) leads to. Objects that do not
 // exist are left nil; only other errors are returned.
 //
@@ -21,12 +21,12 @@ import (
 // it mysql.oracle.com/cluster (router_objects.py writes "label:" for "labels:"), so a
 // label-filtered cache never holds it, and caching every Deployment is not innokeda's
 // business. Only Deployments named like a router get here (autofill.TargetOf).
-func lookupTarget(ctx context.Context, cache, api client.Reader, ns, kind, name string) (autofill.Facts, error) {
+func LookupTarget(ctx context.Context, cache, api client.Reader, ns, kind, name string) (autofill.Facts, error) {
 	var facts autofill.Facts
 	clusterName := name
 	if kind == "Deployment" {
 		deployment := &appsv1.Deployment{}
-		found, err := get(ctx, api, ns, name, deployment)
+		found, err := Get(ctx, api, ns, name, deployment)
 		if err != nil || !found {
 			return facts, err
 		}
@@ -39,7 +39,7 @@ func lookupTarget(ctx context.Context, cache, api client.Reader, ns, kind, name 
 	}
 	if kind == "StatefulSet" {
 		sts := &appsv1.StatefulSet{}
-		found, err := get(ctx, cache, ns, name, sts)
+		found, err := Get(ctx, cache, ns, name, sts)
 		if err != nil {
 			return facts, err
 		}
@@ -54,13 +54,13 @@ func lookupTarget(ctx context.Context, cache, api client.Reader, ns, kind, name 
 		// Not found: the cluster of the same name, if any, tells whether to warn.
 	}
 	cluster := &innodbcluster.InnoDBCluster{}
-	if found, err := get(ctx, cache, ns, clusterName, cluster); err != nil || !found {
+	if found, err := Get(ctx, cache, ns, clusterName, cluster); err != nil || !found {
 		return facts, err
 	}
 	facts.Cluster = cluster
 	if kind == innodbcluster.Kind {
 		sts := &appsv1.StatefulSet{}
-		found, err := get(ctx, cache, ns, innodbcluster.StatefulSetName(clusterName), sts)
+		found, err := Get(ctx, cache, ns, innodbcluster.StatefulSetName(clusterName), sts)
 		if err != nil {
 			return facts, err
 		}
@@ -71,8 +71,8 @@ func lookupTarget(ctx context.Context, cache, api client.Reader, ns, kind, name 
 	return facts, nil
 }
 
-// get reads one object; found is false when it, or its kind, does not exist.
-func get(ctx context.Context, r client.Reader, ns, name string, obj client.Object) (found bool, err error) {
+// Get reads one object; found is false when it, or its kind, does not exist.
+func Get(ctx context.Context, r client.Reader, ns, name string, obj client.Object) (found bool, err error) {
 	err = r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
 	switch {
 	case err == nil:
