@@ -116,30 +116,12 @@ func (e *Engine) check(ctx context.Context, so *kedav1alpha1.ScaledObject, mode 
 	if !inScope {
 		return validation.Verdict{}
 	}
-	verdict := validation.Verdict{InScope: true}
-	if verdict.Violations = validation.Cost(so, e.opts.Limits); len(verdict.Violations) > 0 {
-		return verdict // nothing more is read: an object's cost is bounded before any work
-	}
-
-	workload, containers := validation.UnknownWorkload, []string(nil)
-	if lookupErr == nil {
-		workload, containers = workloadOf(facts), facts.Containers()
-	}
-	// Each query is parsed here, once, and every check below reads that analysis.
-	queries := validation.Queries(so)
-	verdict.Violations = validation.ScaledObject(so, containers, workload, queries)
-	if lookupErr == nil {
-		verdict.Violations = append(verdict.Violations, e.managedHostViolations(so, facts)...)
-		verdict.Violations = append(verdict.Violations, readBoundViolations(so, facts, queries)...)
-		if !managed.ReadBoundOf(facts.Cluster).Set && hasMySQLTrigger(so) {
-			verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("InnoDBCluster %s has no %s annotation, so a trigger may read any table its account can: "+
-				"ask the cluster's owner to list the tables ScaledObjects may read (schema.table or schema.*, comma-separated)", facts.Cluster.Name, innodbcluster.AnnotationAllowedTables))
-		}
-	} else {
+	if lookupErr != nil {
 		logf.FromContext(ctx).Error(lookupErr, "Could not look up the target of a ScaledObject")
-		verdict.Unchecked = append(verdict.Unchecked, validation.Unchecked{Trigger: -1, Reason: UncheckedLookupFailed,
-			Message: fmt.Sprintf("innokeda could not look up %s %s, so it made only the checks that need no cluster: %v", so.Spec.ScaleTargetRef.Kind, so.Spec.ScaleTargetRef.Name, lookupErr)})
-		return verdict
+	}
+	verdict, queries := Static(so, facts, lookupErr, StaticOptions{Limits: e.opts.Limits, Hosts: e.opts.Hosts})
+	if lookupErr != nil || len(queries) == 0 {
+		return verdict // too costly to check further, or no cluster to check against
 	}
 
 	// Every trigger's credentials are read, and what they tell checked, before any trigger
@@ -192,12 +174,50 @@ func (e *Engine) check(ctx context.Context, so *kedav1alpha1.ScaledObject, mode 
 	return verdict
 }
 
+// StaticOptions are what the checks that need no I/O depend on.
+type StaticOptions struct {
+	Limits validation.Limits // the zero value means validation.DefaultLimits
+	Hosts  dryrun.HostPolicy
+}
+
+// Static is the verdict of the checks that need no I/O, in CPU time that does not depend
+// on any budget: so's cost against the limits, then every trigger's checks against facts,
+// whether a cache gave them (Engine.Check) or manifests did (innokeda lint). lookupErr is
+// why facts could not be gathered, if they could not: then only the checks that need no
+// cluster are made, and the verdict says so. queries are each trigger's query, parsed
+// once, for the checks that follow; nil when the object is too costly to parse.
+func Static(so *kedav1alpha1.ScaledObject, facts autofill.Facts, lookupErr error, o StaticOptions) (verdict validation.Verdict, queries []*sqltables.Analysis) {
+	verdict.InScope = true
+	if verdict.Violations = validation.Cost(so, o.Limits.OrDefault()); len(verdict.Violations) > 0 {
+		return verdict, nil // nothing more is read: an object's cost is bounded before any work
+	}
+	workload, containers := validation.UnknownWorkload, []string(nil)
+	if lookupErr == nil {
+		workload, containers = workloadOf(facts), facts.Containers()
+	}
+	// Each query is parsed here, once, and every check reads that analysis.
+	queries = validation.Queries(so)
+	verdict.Violations = validation.ScaledObject(so, containers, workload, queries)
+	if lookupErr != nil {
+		verdict.Unchecked = append(verdict.Unchecked, validation.Unchecked{Trigger: -1, Reason: UncheckedLookupFailed,
+			Message: fmt.Sprintf("innokeda could not look up %s %s, so it made only the checks that need no cluster: %v", so.Spec.ScaleTargetRef.Kind, so.Spec.ScaleTargetRef.Name, lookupErr)})
+		return verdict, queries
+	}
+	verdict.Violations = append(verdict.Violations, managedHostViolations(so, facts, o.Hosts)...)
+	verdict.Violations = append(verdict.Violations, readBoundViolations(so, facts, queries)...)
+	if !managed.ReadBoundOf(facts.Cluster).Set && hasMySQLTrigger(so) {
+		verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("InnoDBCluster %s has no %s annotation, so a trigger may read any table its account can: "+
+			"ask the cluster's owner to list the tables ScaledObjects may read (schema.table or schema.*, comma-separated)", facts.Cluster.Name, innodbcluster.AnnotationAllowedTables))
+	}
+	return verdict, queries
+}
+
 // managedHostViolations checks, before any Secret is read, the host each trigger that
 // uses the TriggerAuthentication innokeda keeps names in its metadata: KEDA takes the
 // metadata's host over the authentication's, and would send the cluster's credentials
 // there. The host was written by the ScaledObject's author, so the message quotes it.
 // connectionOf checks the host again once the authentication is read.
-func (e *Engine) managedHostViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts) validation.Violations {
+func managedHostViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts, hosts dryrun.HostPolicy) validation.Violations {
 	var violations validation.Violations
 	for i, t := range so.Spec.Triggers {
 		host := strings.TrimSpace(t.Metadata["host"])
@@ -206,11 +226,11 @@ func (e *Engine) managedHostViolations(so *kedav1alpha1.ScaledObject, facts auto
 		}
 		port := cmp.Or(strings.TrimSpace(t.Metadata["port"]), strconv.Itoa(innodbcluster.MySQLPort))
 		cfg, _ := dryrun.Params{Host: host, Port: port}.Config()
-		if err := e.opts.Hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace, dryrun.Shown); err != nil {
+		if err := hosts.NamesCluster(cfg, facts.Cluster.Name, facts.Cluster.Namespace, dryrun.Shown); err != nil {
 			violations.Add(validation.ReasonAuthentication, validation.Invalid(validation.MetadataPath(i, "host"), fmt.Sprintf(
 				"%s: KEDA would send the credentials of TriggerAuthentication %s there; point host and port at the cluster's instances service (%s:%d), or use an authentication of your own",
 				err, managed.Name(facts.Cluster.Name),
-				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, e.opts.Hosts.ClusterDomain), innodbcluster.MySQLPort)))
+				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, hosts.ClusterDomain), innodbcluster.MySQLPort)))
 		}
 	}
 	return violations
