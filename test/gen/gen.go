@@ -13,7 +13,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -189,75 +188,22 @@ func WithInstances(n *int32) ClusterOption {
 	return func(c *innodbcluster.InnoDBCluster) { c.Spec.Instances = n }
 }
 
-// StatefulSet returns the StatefulSet the MySQL Operator creates for cluster: same name,
-// the cluster label, containers sidecar then mysql, and a controller ownerReference to
-// the cluster (whose UID must be set when the object goes to an API server).
+// StatefulSet returns the StatefulSet the MySQL Operator creates for cluster
+// (innodbcluster.DerivedStatefulSet); its UID must be set when it goes to an API server.
 func StatefulSet(cluster *innodbcluster.InnoDBCluster) *appsv1.StatefulSet {
-	labels := map[string]string{innodbcluster.ClusterLabel: cluster.Name, "component": "mysqld"}
-	return &appsv1.StatefulSet{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace:       cluster.Namespace,
-			Name:            innodbcluster.StatefulSetName(cluster.Name),
-			Labels:          map[string]string{innodbcluster.ClusterLabel: cluster.Name, "tier": "mysql"},
-			OwnerReferences: []metav1.OwnerReference{controllerRef(innodbcluster.GroupVersion.String(), innodbcluster.Kind, cluster.Name, cluster.UID)},
-		},
-		Spec: appsv1.StatefulSetSpec{
-			Replicas:    cluster.Spec.Instances,
-			ServiceName: innodbcluster.InstancesService(cluster.Name),
-			Selector:    &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{
-					{Name: "sidecar", Image: "container-registry.oracle.com/mysql/community-operator"},
-					{Name: "mysql", Image: "container-registry.oracle.com/mysql/community-server"},
-				}},
-			},
-		},
-	}
+	return innodbcluster.DerivedStatefulSet(cluster)
 }
 
-// ReadReplicaStatefulSet returns the StatefulSet <cluster>-<name> the MySQL Operator makes
-// for read replica name of cluster: labelled as a read replica, controlled by the cluster.
+// ReadReplicaStatefulSet returns the StatefulSet the MySQL Operator makes for read replica
+// name of cluster (innodbcluster.DerivedReadReplicaStatefulSet).
 func ReadReplicaStatefulSet(cluster *innodbcluster.InnoDBCluster, name string) *appsv1.StatefulSet {
-	sts := StatefulSet(cluster)
-	sts.Name = innodbcluster.ReadReplicaStatefulSet(cluster.Name, name)
-	sts.Labels[innodbcluster.InstanceTypeLabel] = innodbcluster.InstanceTypeReadReplica
-	sts.Labels["mysql.oracle.com/read-replica"] = sts.Name
-	sts.Spec.ServiceName = sts.Name + "-instances"
-	sts.Spec.Replicas = nil
-	if rr, ok := cluster.ReadReplicaOf(sts.Name); ok {
-		sts.Spec.Replicas = rr.Instances
-	}
-	return sts
+	return innodbcluster.DerivedReadReplicaStatefulSet(cluster, name)
 }
 
-// RouterDeployment returns the Deployment <cluster>-router the MySQL Operator makes for
-// cluster (router_objects.py prepare_router_deployment, adopted by the cluster), with its
-// one container, router, and as the operator writes it, no labels of its own.
+// RouterDeployment returns the router Deployment the MySQL Operator makes for cluster
+// (innodbcluster.DerivedRouterDeployment).
 func RouterDeployment(cluster *innodbcluster.InnoDBCluster) *appsv1.Deployment {
-	labels := map[string]string{innodbcluster.ClusterLabel: cluster.Name, "app.kubernetes.io/component": "router", "component": "mysqlrouter"}
-	replicas := cluster.RouterInstances()
-	return &appsv1.Deployment{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: cluster.Namespace,
-			Name:      innodbcluster.RouterDeployment(cluster.Name),
-			// No labels: the operator's template misspells the key (router_objects.py
-			// "label:"), so only the pod template and the selector carry them.
-			OwnerReferences: []metav1.OwnerReference{controllerRef(innodbcluster.GroupVersion.String(), innodbcluster.Kind, cluster.Name, cluster.UID)},
-		},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{
-					{Name: innodbcluster.RouterContainer, Image: "container-registry.oracle.com/mysql/community-router"},
-				}},
-			},
-		},
-	}
+	return innodbcluster.DerivedRouterDeployment(cluster)
 }
 
 // WithRouterInstances sets spec.router.instances.
@@ -297,7 +243,7 @@ func operatorService(cluster *innodbcluster.InnoDBCluster, name string) *corev1.
 			Namespace:       cluster.Namespace,
 			Name:            name,
 			Labels:          map[string]string{innodbcluster.ClusterLabel: cluster.Name, "tier": "mysql"},
-			OwnerReferences: []metav1.OwnerReference{controllerRef(innodbcluster.GroupVersion.String(), innodbcluster.Kind, cluster.Name, cluster.UID)},
+			OwnerReferences: []metav1.OwnerReference{innodbcluster.ControllerRef(innodbcluster.GroupVersion.String(), innodbcluster.Kind, cluster.Name, cluster.UID)},
 		},
 		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "mysql", Port: innodbcluster.MySQLPort}}},
 	}
@@ -315,7 +261,7 @@ func MemberPod(sts *appsv1.StatefulSet, ordinal int, ip string) *corev1.Pod {
 			Namespace:       sts.Namespace,
 			Name:            name,
 			Labels:          maps.Clone(sts.Spec.Template.Labels),
-			OwnerReferences: []metav1.OwnerReference{controllerRef("apps/v1", "StatefulSet", sts.Name, sts.UID)},
+			OwnerReferences: []metav1.OwnerReference{innodbcluster.ControllerRef("apps/v1", "StatefulSet", sts.Name, sts.UID)},
 		},
 		Spec: corev1.PodSpec{
 			Hostname:   name,
@@ -327,12 +273,6 @@ func MemberPod(sts *appsv1.StatefulSet, ordinal int, ip string) *corev1.Pod {
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 		},
 	}
-}
-
-// controllerRef is a controller ownerReference, as kopf.adopt and the StatefulSet
-// controller write them.
-func controllerRef(apiVersion, kind, name string, uid types.UID) metav1.OwnerReference {
-	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}
 }
 
 // Secret returns the cluster's root Secret; with rootUser "" it has no rootUser key.
