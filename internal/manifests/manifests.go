@@ -1,0 +1,236 @@
+// Package manifests reads Kubernetes objects from files, directories and stdin, the way
+// kubectl apply -f reads them (multi-document YAML, JSON, List objects), and remembers
+// where each object starts, so that a finding can name its file and line.
+package manifests
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// Stdin is the path that stands for the standard input.
+const Stdin = "-"
+
+// MaxFileBytes bounds one input file (or stdin): well above any set of manifests, and
+// what keeps a mistaken path (a disk image, /dev/zero) from filling memory.
+const MaxFileBytes = 64 << 20
+
+// Object is one object of the input.
+type Object struct {
+	Source string // the file it was read from, or Stdin
+	Line   int    // where it starts, from 1
+	GVK    schema.GroupVersionKind
+	Name   string
+	// Namespace is metadata.namespace, "" when the manifest leaves it to the apply.
+	Namespace string
+	JSON      []byte // the object as JSON, as the API server would receive it
+}
+
+// Where names o's place in the input, as source:line.
+func (o Object) Where() string { return fmt.Sprintf("%s:%d", o.Source, o.Line) }
+
+// Error is a document or a file that could not be read; the rest of the input still is.
+type Error struct {
+	Source string
+	Line   int // 0 when the whole file could not be read
+	Err    error
+}
+
+func (e Error) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %v", e.Source, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %v", e.Source, e.Line, e.Err)
+}
+
+// Read reads every object of paths: files, directories (every *.yaml, *.yml and *.json
+// file under them, in lexical order) and Stdin, read from stdin. Empty documents are
+// skipped; a List's items are objects of their own. A file or document that cannot be
+// read is an Error, and reading goes on with the next one.
+func Read(paths []string, stdin io.Reader) ([]Object, []Error) {
+	var objects []Object
+	var errs []Error
+	for _, path := range paths {
+		files, err := expand(path)
+		if err != nil {
+			errs = append(errs, Error{Source: path, Err: err})
+			continue
+		}
+		for _, file := range files {
+			data, err := readFile(file, stdin)
+			if err != nil {
+				errs = append(errs, Error{Source: file, Err: err})
+				continue
+			}
+			o, e := Parse(file, data)
+			objects, errs = append(objects, o...), append(errs, e...)
+		}
+	}
+	return objects, errs
+}
+
+// expand lists the files path stands for.
+func expand(path string) ([]string, error) {
+	if path == Stdin {
+		return []string{Stdin}, nil
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{path}, nil // named explicitly: read whatever its extension
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, strings.ToLower(filepath.Ext(p))) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files, err
+}
+
+// readFile reads file (stdin for Stdin), up to MaxFileBytes.
+func readFile(file string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader = stdin
+	if file != Stdin {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("is larger than %d MiB: give the manifests, not an archive or a device", MaxFileBytes>>20)
+	}
+	return data, nil
+}
+
+// Parse reads the objects of one file's content. YAML and JSON alike: JSON is YAML.
+func Parse(source string, data []byte) ([]Object, []Error) {
+	var objects []Object
+	var errs []Error
+	decoder := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := decoder.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// The YAML parser cannot go past a syntax error: the rest of the file is lost,
+			// and the error says where it stopped.
+			errs = append(errs, Error{Source: source, Line: lineOf(err), Err: err})
+			break
+		}
+		o, e := objectsOf(source, &doc)
+		objects, errs = append(objects, o...), append(errs, e...)
+	}
+	return objects, errs
+}
+
+// objectsOf reads one document: an object, a List of them, or nothing.
+func objectsOf(source string, doc *yaml.Node) ([]Object, []Error) {
+	node := doc
+	if node.Kind == yaml.DocumentNode {
+		if len(node.Content) == 0 {
+			return nil, nil
+		}
+		node = node.Content[0]
+	}
+	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+		return nil, nil // an empty document, or only comments
+	}
+	object, err := objectOf(source, node)
+	if err != nil {
+		return nil, []Error{{Source: source, Line: node.Line, Err: err}}
+	}
+	if !strings.HasSuffix(object.GVK.Kind, "List") || object.GVK.Group != "" || object.GVK.Version != "v1" {
+		return []Object{object}, nil
+	}
+	var objects []Object
+	var errs []Error
+	for _, item := range mappingValue(node, "items").Content {
+		o, err := objectOf(source, item)
+		if err != nil {
+			errs = append(errs, Error{Source: source, Line: item.Line, Err: err})
+			continue
+		}
+		objects = append(objects, o)
+	}
+	return objects, errs
+}
+
+// objectOf converts node to an object, as kubectl converts YAML to JSON.
+func objectOf(source string, node *yaml.Node) (Object, error) {
+	if node.Kind != yaml.MappingNode {
+		return Object{}, errors.New("is not an object (a mapping with apiVersion and kind)")
+	}
+	text, err := yaml.Marshal(node)
+	if err != nil {
+		return Object{}, err
+	}
+	data, err := sigsyaml.YAMLToJSON(text)
+	if err != nil {
+		return Object{}, err
+	}
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return Object{}, fmt.Errorf("is not a Kubernetes object: %w", err)
+	}
+	if head.APIVersion == "" || head.Kind == "" {
+		return Object{}, errors.New("has no apiVersion or kind")
+	}
+	gv, err := schema.ParseGroupVersion(head.APIVersion)
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Source: source, Line: node.Line, GVK: gv.WithKind(head.Kind), Name: head.Metadata.Name, Namespace: head.Metadata.Namespace, JSON: data}, nil
+}
+
+// mappingValue is the value of key in mapping node, or an empty node.
+func mappingValue(node *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value == key {
+			return node.Content[i+1]
+		}
+	}
+	return &yaml.Node{}
+}
+
+// lineOf is the line a YAML error names ("yaml: line 7: ..."), or 0.
+func lineOf(err error) int {
+	var line int
+	if _, scanErr := fmt.Sscanf(err.Error(), "yaml: line %d:", &line); scanErr == nil {
+		return line
+	}
+	return 0
+}
