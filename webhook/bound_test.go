@@ -187,3 +187,59 @@ func TestReadBoundNamesTablesOfASecretsDatabaseTogether(t *testing.T) {
 		t.Errorf("denials:\n%s\n%s", answers[0], answers[1])
 	}
 }
+
+// Where a TriggerAuthentication gives a parameter from a source innokeda does not read (a
+// ConfigMap, a vault, a file), or from two sources of which KEDA takes the later, the
+// database KEDA opens is not known: with a bound, a query with an unqualified name is
+// refused, in --on-unreachable=deny and warn alike. Found in review: a ConfigMap's DSN of
+// another database was admitted, checked against metadata.dbName, which KEDA then ignores.
+func TestReadBoundWhenASourceIsNotRead(t *testing.T) {
+	db := harness.SharedMariaDB(t)
+	dsn := harness.AppUser + ":" + harness.AppPassword + "@tcp(" + instances + ":3306)/"
+	secret := secretObj("dsn", map[string]string{"testdb": dsn + "testdb", "user": harness.AppUser, "pw": harness.AppPassword})
+	withSpec := func(name string, spec kedav1alpha1.TriggerAuthenticationSpec) *kedav1alpha1.TriggerAuthentication {
+		ta := triggerAuth(name)
+		ta.Spec = spec
+		return ta
+	}
+	for _, tc := range []struct {
+		name string
+		auth *kedav1alpha1.TriggerAuthentication
+	}{
+		{"a connection string from a ConfigMap", withSpec("cm", kedav1alpha1.TriggerAuthenticationSpec{
+			ConfigMapTargetRef: []kedav1alpha1.AuthConfigMapTargetRef{{Parameter: "connectionString", Name: "dsn", Key: "shop"}}})},
+		{"a vault's connection string over a Secret's", withSpec("vault", kedav1alpha1.TriggerAuthenticationSpec{
+			SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{ref("connectionString", "dsn", "testdb")},
+			HashiCorpVault:  &kedav1alpha1.HashiCorpVault{Secrets: []kedav1alpha1.VaultSecret{{Parameter: "connectionString", Key: "dsn", Path: "secret/shop"}}}})},
+		{"a file in place of everything", withSpec("file", kedav1alpha1.TriggerAuthenticationSpec{
+			SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{ref("username", "dsn", "user"), ref("password", "dsn", "pw")}, FilePath: "/keda/auth.json"})},
+	} {
+		for _, mode := range []string{webhook.OnUnreachableDeny, webhook.OnUnreachableWarn} {
+			t.Run(tc.name+", "+mode, func(t *testing.T) {
+				f := newValidatorFixture(t, db.Addr, mode, clusterBound("testdb.*"), secret, tc.auth)
+				so := filled(withQuery("SELECT COUNT(*) FROM customers"), gen.WithAuthenticationRef(0, "", tc.auth.Name))
+				resp := f.handle(t, request(t, admissionv1.Create, so))
+				if want := "spec.triggers[0].metadata.query: Invalid value: the query names a table without a schema, and its credentials come from a source innokeda does not read"; resp.Allowed || !strings.Contains(denial(resp), want) {
+					t.Errorf("allowed=%v %q %q\nwant a denial with %q", resp.Allowed, denial(resp), resp.Warnings, want)
+				}
+			})
+		}
+	}
+}
+
+// KEDA reads a TriggerAuthentication's env, then its secretTargetRef: the Secret's value
+// wins, and innokeda checks the bound against it, not against the env's.
+func TestSecretTargetRefOverridesEnvAsInKEDA(t *testing.T) {
+	db := harness.SharedMariaDB(t)
+	ta := triggerAuth("both", ref("dbName", "dbsecret", "db"), ref("username", "dbsecret", "user"), ref("password", "dbsecret", "pw"))
+	ta.Spec.Env = []kedav1alpha1.AuthEnvironment{{Parameter: "dbName", Name: "MYSQL_DB"}}
+	f := newValidatorFixture(t, db.Addr, webhook.OnUnreachableWarn, clusterBound("testdb.*"), ta,
+		secretObj("dbsecret", map[string]string{"db": harness.Database, "user": harness.AppUser, "pw": harness.AppPassword}))
+	// The env variable does not exist in the target's container: it would leave dbName
+	// unknown, were the Secret not read after it.
+	so := filled(withQuery("SELECT COUNT(*) FROM testtable"), gen.WithTriggerMetadata(0, "dbName", "", "username", ""), gen.WithAuthenticationRef(0, "", "both"))
+	resp := f.handle(t, request(t, admissionv1.Create, so))
+	if !resp.Allowed || !strings.Contains(strings.Join(resp.Warnings, "\n"), "dry-run returned 13") {
+		t.Errorf("allowed=%v %q %q: want the query dry-run in the Secret's database, inside the bound", resp.Allowed, denial(resp), resp.Warnings)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/innokeda/innokeda/internal/validation"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
 	"github.com/innokeda/innokeda/webhook"
@@ -118,6 +120,20 @@ func TestViolationsSurviveAFailedSecretRead(t *testing.T) {
 		resp := f.handle(t, request(t, admissionv1.Create, filled(hostileTriggers["a read outside the bound, in the database of a Secret"])))
 		if want := "spec.triggers[1].metadata.query: Invalid value: the query names a table without a schema, and innokeda could not read the trigger's credentials"; resp.Allowed || !strings.Contains(denial(resp), want) {
 			t.Errorf("allowed %v, %q; want a denial with %q", resp.Allowed, denial(resp), want)
+		}
+	})
+	t.Run("stored, as the audit checks it: the bound not checked, not a violation", func(t *testing.T) {
+		// A transient read failure must not make the audit say KEDA would fail.
+		so := filled(hostileTriggers["a read outside the bound, in the database of a Secret"])
+		so.Namespace = vns
+		verdict := f.validator.Engine().CheckStored(context.Background(), so)
+		for _, v := range verdict.Violations {
+			if v.Reason == validation.ReasonReadBoundUnknown {
+				t.Errorf("a stored object's unreadable Secret made a violation: %v", v.Err)
+			}
+		}
+		if !slices.ContainsFunc(verdict.Unchecked, func(u validation.Unchecked) bool { return u.Trigger == 1 }) {
+			t.Errorf("unchecked %+v; want trigger 1's checks named as not made", verdict.Unchecked)
 		}
 	})
 	t.Run("a clean trigger whose Secret cannot be read: that trigger unchecked, nothing else", func(t *testing.T) {

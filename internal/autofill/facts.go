@@ -131,14 +131,21 @@ func managedParameters(rootUserInSecret bool) sets.Set[string] {
 // ParametersOf lists the trigger parameters a TriggerAuthentication spec provides, from
 // every source KEDA resolves them from.
 func ParametersOf(spec *kedav1alpha1.TriggerAuthenticationSpec) sets.Set[string] {
-	params := sets.New[string]()
+	params := OtherParametersOf(spec)
 	for _, r := range spec.SecretTargetRef {
 		params.Insert(r.Parameter)
 	}
-	for _, r := range spec.ConfigMapTargetRef {
+	for _, r := range spec.Env {
 		params.Insert(r.Parameter)
 	}
-	for _, r := range spec.Env {
+	return params
+}
+
+// OtherParametersOf are the parameters spec gives from sources other than
+// secretTargetRef and env: ConfigMaps, bound service account tokens and the vaults.
+func OtherParametersOf(spec *kedav1alpha1.TriggerAuthenticationSpec) sets.Set[string] {
+	params := sets.New[string]()
+	for _, r := range spec.ConfigMapTargetRef {
 		params.Insert(r.Parameter)
 	}
 	for _, r := range spec.BoundServiceAccountToken {

@@ -146,13 +146,14 @@ func (e *Engine) check(ctx context.Context, so *kedav1alpha1.ScaledObject, mode 
 			notDryRun(&verdict, i, UncheckedCredentials,
 				fmt.Sprintf("innokeda could not read the credentials of spec.triggers[%d], so it checked only what needs none: %v", i, err))
 		}
-		if conn == nil {
+		if conn == nil && !mode.Stored {
 			// The database the connection opens is not known: a bound the owner set
-			// cannot be checked, so it refuses (fail closed).
-			violations = append(violations, unknownDatabaseViolation(i, t, queries[i], facts)...)
+			// cannot be checked, so admission refuses (fail closed). A stored object
+			// stays as it is: the audit records the check as not made, as for any I/O.
+			violations = append(violations, unknownDatabaseViolation(i, t, queries[i], facts, "innokeda could not read the trigger's credentials")...)
 		}
 		verdict.Violations = append(verdict.Violations, violations...)
-		if conn != nil && len(violations) == 0 {
+		if conn != nil && conn.cfg != nil && len(violations) == 0 {
 			connections = append(connections, conn)
 		}
 	}
@@ -259,12 +260,12 @@ func readBoundViolations(so *kedav1alpha1.ScaledObject, facts autofill.Facts, qu
 	return violations
 }
 
-// unknownDatabaseViolation is why trigger i is refused when its credentials could not be
-// read: its query names a table without a schema, the cluster's owner set a bound, and
-// what completes those names is not known without the credentials (the metadata names no
-// dbName, or an authentication or env may hold a connection string, whose database KEDA
-// opens instead). A bound that cannot be checked does not admit.
-func unknownDatabaseViolation(i int, t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis, facts autofill.Facts) validation.Violations {
+// unknownDatabaseViolation is why trigger i is refused when what completes its query's
+// unqualified names is not known (why says what stopped innokeda: credentials it could
+// not read, or a source it does not read), and the cluster's owner set a bound: a bound
+// that cannot be checked does not admit. Where the metadata names the database and nothing
+// may hold a connection string (whose database KEDA opens instead), the database is known.
+func unknownDatabaseViolation(i int, t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis, facts autofill.Facts, why string) validation.Violations {
 	if query == nil || !query.HasUnqualified() || !managed.ReadBoundOf(facts.Cluster).Set {
 		return nil
 	}
@@ -274,10 +275,9 @@ func unknownDatabaseViolation(i int, t kedav1alpha1.ScaleTriggers, query *sqltab
 		return nil // readBoundViolations checked it
 	}
 	var violations validation.Violations
-	violations.Add(validation.ReasonReadBound, validation.Invalid(validation.MetadataPath(i, "query"), fmt.Sprintf(
-		"the query names a table without a schema, and innokeda could not read the trigger's credentials to learn which database the connection opens, "+
-			"so it cannot tell whether the query reads inside what InnoDBCluster %s allows (annotation %s): qualify every table with its schema",
-		facts.Cluster.Name, innodbcluster.AnnotationAllowedTables)))
+	violations.Add(validation.ReasonReadBoundUnknown, validation.Invalid(validation.MetadataPath(i, "query"), fmt.Sprintf(
+		"the query names a table without a schema, and %s, so it cannot tell which database the connection opens, nor whether the query reads inside what InnoDBCluster %s allows (annotation %s): qualify every table with its schema",
+		why, facts.Cluster.Name, innodbcluster.AnnotationAllowedTables)))
 	return violations
 }
 

@@ -3,11 +3,13 @@ package check
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -175,8 +177,33 @@ func (c *credentials) authParams(ctx context.Context, ns string, i int, ref *ked
 		res.violations.Add(validation.ReasonAuthentication, validation.Invalid(path, detail))
 		return nil, nil
 	}
+	// KEDA's resolveAuthRef reads env, then configMapTargetRef, then secretTargetRef, then
+	// the vaults, a later source overriding an earlier one; a ClusterTriggerAuthentication's
+	// or TriggerAuthentication's filePath replaces them all.
 	params := map[string]sourced{}
+	// Why an env parameter could not be resolved: it matters only if no Secret overrides it.
+	envUnresolved := map[string]string{}
+	for _, e := range spec.Env {
+		if e.ContainerName != "" && (container == nil || e.ContainerName != container.Name) {
+			envUnresolved[e.Parameter] = fmt.Sprintf("%s %s takes %s from the env of container %s, which innokeda does not resolve", kind, ref.Name, e.Parameter, e.ContainerName)
+			continue
+		}
+		var scratch resolution
+		v, err := c.envValue(ctx, ns, container, e.Name, path, &scratch)
+		if err != nil {
+			return nil, err
+		}
+		res.violations = append(res.violations, scratch.violations...)
+		if scratch.unresolved != "" {
+			envUnresolved[e.Parameter] = scratch.unresolved
+			continue
+		}
+		v.origin.place += fmt.Sprintf(", through %s %s env (parameter %s)", kind, ref.Name, e.Parameter)
+		params[e.Parameter] = v
+	}
+	fromSecrets := sets.New[string]()
 	for j, r := range spec.SecretTargetRef {
+		fromSecrets.Insert(r.Parameter)
 		refPath := fmt.Sprintf("%s %s secretTargetRef[%d] (parameter %s)", kind, ref.Name, j, r.Parameter)
 		v, ok, err := c.secretKey(ctx, secretNS, r.Name, r.Key, path, refPath, res)
 		if err != nil {
@@ -186,21 +213,19 @@ func (c *credentials) authParams(ctx context.Context, ns string, i int, ref *ked
 			params[r.Parameter] = sourced{value: v, origin: origin{place: fmt.Sprintf("Secret %s key %s (%s)", r.Name, r.Key, refPath)}}
 		}
 	}
-	for _, e := range spec.Env {
-		if e.ContainerName != "" && (container == nil || e.ContainerName != container.Name) {
-			res.unresolved = fmt.Sprintf("%s %s takes %s from the env of container %s, which innokeda does not resolve", kind, ref.Name, e.Parameter, e.ContainerName)
-			continue
+	for _, p := range slices.Sorted(maps.Keys(envUnresolved)) {
+		if !fromSecrets.Has(p) {
+			res.unresolved = envUnresolved[p]
 		}
-		v, err := c.envValue(ctx, ns, container, e.Name, path, res)
-		if err != nil {
-			return nil, err
-		}
-		v.origin.place += fmt.Sprintf(", through %s %s env (parameter %s)", kind, ref.Name, e.Parameter)
-		params[e.Parameter] = v
 	}
-	other := autofill.ParametersOf(spec)
+	if spec.FilePath != "" {
+		res.unresolved = fmt.Sprintf("%s %s takes its parameters from file %s, which innokeda does not read", kind, ref.Name, spec.FilePath)
+	}
+	// A parameter any other source gives may be what KEDA uses (a vault overrides a
+	// Secret, a ConfigMap overrides env): innokeda does not know it.
+	unread := autofill.OtherParametersOf(spec)
 	for _, p := range []string{"host", "port", "dbName", "username", "password", "connectionString"} {
-		if _, ok := params[p]; !ok && other.Has(p) {
+		if unread.Has(p) {
 			res.unresolved = fmt.Sprintf("%s %s takes %s from a source innokeda does not read (only secretTargetRef and env are)", kind, ref.Name, p)
 		}
 	}

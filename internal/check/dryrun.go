@@ -66,6 +66,10 @@ func (e *Engine) connectionOf(ctx context.Context, so *kedav1alpha1.ScaledObject
 				innodbcluster.ServiceHost(innodbcluster.InstancesService(facts.Cluster.Name), facts.Cluster.Namespace, e.opts.Hosts.ClusterDomain), innodbcluster.MySQLPort)))
 		}
 	}
+	if res.unresolved != "" {
+		// Some parameter comes from where innokeda does not read: the database may be it.
+		violations = append(violations, unknownDatabaseViolation(i, t, query, facts, "its credentials come from a source innokeda does not read ("+res.unresolved+")")...)
+	}
 	// The database the connection opens came from the authentication when the metadata
 	// names none, or when a connection string is used: KEDA then ignores metadata.dbName.
 	fromMetadata := strings.TrimSpace(t.Metadata["dbName"]) != "" && res.params.ConnectionString == ""

@@ -35,6 +35,7 @@ const (
 	ReasonTooCostly            = "too-costly"
 	ReasonSystemSchema         = "system-schema"
 	ReasonReadBound            = "read-bound"
+	ReasonReadBoundUnknown     = "read-bound-unknown"
 )
 
 // Limits bound what checking one ScaledObject may cost. They are checked before any other

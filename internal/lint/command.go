@@ -1,0 +1,169 @@
+package lint
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/innokeda/innokeda/internal/manifests"
+)
+
+// Exit codes of innokeda lint.
+const (
+	ExitClean    = 0 // nothing at or above --fail-on
+	ExitFindings = 1 // something at or above --fail-on
+	ExitError    = 2 // a usage error, or input that could not be read
+)
+
+// Command runs innokeda lint with args (after the word lint), defaults o (the manager's
+// defaults for the flags they share), and returns its exit code.
+func Command(args []string, o Options, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("innokeda lint", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: innokeda lint [flags] PATH...
+
+Checks ScaledObjects as innokeda's admission webhooks would, offline: what the mutating
+webhook would fill, and what the validating webhook would deny or warn about. PATHs are
+files or directories (*.yaml, *.yml, *.json under them); - reads stdin, so that
+"helm template ... | innokeda lint -" and "kustomize build ... | innokeda lint -" work.
+InnoDBClusters in the input stand for the cluster's; the dry-run against MySQL is not made.
+
+Exit codes: 0 nothing at or above --fail-on, 1 something, 2 a usage error or unreadable input.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	format := fs.String("o", "text", "Output format: text or json.")
+	outputFile := fs.String("output-file", "", "Write the report to this file instead of stdout.")
+	failOn := fs.String("fail-on", Error.String(), "Exit 1 when a finding of this severity or above is found: error, warning or info.")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Namespace of the objects whose manifests name none.")
+	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "DNS domain of the Kubernetes cluster, as the manager's --cluster-domain.")
+	fs.BoolVar(&o.ScalerAccounts, "scaler-accounts", o.ScalerAccounts, "As the manager's --scaler-accounts.")
+	fs.IntVar(&o.Limits.MaxMySQLTriggers, "max-mysql-triggers", o.Limits.MaxMySQLTriggers, "As the manager's --max-mysql-triggers.")
+	fs.IntVar(&o.Limits.MaxQueryBytes, "max-query-bytes", o.Limits.MaxQueryBytes, "As the manager's --max-query-bytes.")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitClean
+		}
+		return ExitError
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "innokeda lint: "+format+"\n", a...)
+		return ExitError
+	}
+	threshold, err := ParseSeverity(*failOn)
+	if err != nil {
+		return usage("--fail-on: %v", err)
+	}
+	write, ok := writers[*format]
+	if !ok {
+		return usage("-o %q is not text or json", *format)
+	}
+	if fs.NArg() == 0 {
+		return usage("give the files or directories to check, or - for stdin (innokeda lint -h)")
+	}
+	if o.Limits.MaxMySQLTriggers < 1 || o.Limits.MaxQueryBytes < 1 {
+		return usage("--max-mysql-triggers and --max-query-bytes must be at least 1")
+	}
+
+	input, readErrs := manifests.Read(fs.Args(), stdin)
+	report := Lint(input, o)
+	report.Unreadable = append(readErrs, report.Unreadable...)
+
+	out := stdout
+	if *outputFile != "" {
+		f, err := os.Create(*outputFile)
+		if err != nil {
+			return usage("%v", err)
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := write(out, report); err != nil {
+		return usage("write the report: %v", err)
+	}
+	for _, e := range report.Unreadable {
+		fmt.Fprintf(stderr, "innokeda lint: %v\n", e)
+	}
+	switch worst, found := report.Worst(); {
+	case len(report.Unreadable) > 0:
+		return ExitError
+	case found && worst >= threshold:
+		return ExitFindings
+	}
+	return ExitClean
+}
+
+var writers = map[string]func(io.Writer, Report) error{"text": writeText, "json": writeJSON}
+
+// offline says what lint cannot check without the cluster.
+const offline = "not checked offline: the dry-run against MySQL, and what the credentials in Secrets and TriggerAuthentications resolve to"
+
+// writeText writes one line per finding, file:line first, as compilers do, then a summary.
+func writeText(w io.Writer, r Report) error {
+	counts := make([]int, len(severityNames))
+	var b strings.Builder
+	for _, f := range r.Findings {
+		counts[f.Severity]++
+		field := ""
+		if f.Field != "" {
+			field = f.Field + ": "
+		}
+		fmt.Fprintf(&b, "%s:%d: %s: %s: %s%s [%s]\n", f.File, f.Line, f.Severity, f.Object, field, f.Message, f.Rule)
+	}
+	fmt.Fprintf(&b, "innokeda lint: %d ScaledObject(s) checked, %d object(s) of other kinds skipped, %d unreadable; %d error(s), %d warning(s), %d info; %s\n",
+		r.ScaledObjects, r.Skipped, len(r.Unreadable), counts[Error], counts[Warning], counts[Info], offline)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// jsonReport is the JSON output (docs/lint.md describes it).
+type jsonReport struct {
+	Findings   []Finding   `json:"findings"`
+	Summary    jsonSummary `json:"summary"`
+	Unreadable []jsonError `json:"unreadable"`
+}
+
+type jsonSummary struct {
+	ScaledObjects int    `json:"scaledObjects"`
+	Skipped       int    `json:"skipped"`
+	Errors        int    `json:"errors"`
+	Warnings      int    `json:"warnings"`
+	Infos         int    `json:"infos"`
+	NotChecked    string `json:"notChecked"`
+}
+
+type jsonError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w io.Writer, r Report) error {
+	out := jsonReport{Findings: r.Findings, Unreadable: []jsonError{}, Summary: jsonSummary{ScaledObjects: r.ScaledObjects, Skipped: r.Skipped, NotChecked: offline}}
+	if out.Findings == nil {
+		out.Findings = []Finding{}
+	}
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case Error:
+			out.Summary.Errors++
+		case Warning:
+			out.Summary.Warnings++
+		default:
+			out.Summary.Infos++
+		}
+	}
+	for _, e := range r.Unreadable {
+		out.Unreadable = append(out.Unreadable, jsonError{File: e.Source, Line: e.Line, Message: e.Err.Error()})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
