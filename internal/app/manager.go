@@ -34,6 +34,7 @@ import (
 	"github.com/innokeda/innokeda/internal/controller"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/lint"
 	"github.com/innokeda/innokeda/internal/secretcache"
 	"github.com/innokeda/innokeda/internal/servingcert"
 	"github.com/innokeda/innokeda/internal/validation"
@@ -216,7 +217,28 @@ func withLimits(cfg *rest.Config, qps float64, burst int) *rest.Config {
 
 // Run parses args, then runs the manager until ctx is done.
 func Run(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "lint" {
+		os.Exit(Lint(args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	return run(ctx, args, os.Stderr)
+}
+
+// Lint runs innokeda lint (internal/lint) with the manager's defaults for the flags they
+// share, and returns its exit code.
+func Lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	scheme, err := NewScheme()
+	if err != nil {
+		fmt.Fprintln(stderr, "innokeda lint:", err)
+		return lint.ExitError
+	}
+	o := DefaultOptions()
+	return lint.Command(args, lint.Options{
+		Scheme:         scheme,
+		Namespace:      "default",
+		ClusterDomain:  o.ClusterDomain,
+		ScalerAccounts: o.ScalerAccounts,
+		Limits:         validation.Limits{MaxMySQLTriggers: o.MaxMySQLTriggers, MaxQueryBytes: o.MaxQueryBytes},
+	}, stdin, stdout, stderr)
 }
 
 func run(ctx context.Context, args []string, output io.Writer) error {

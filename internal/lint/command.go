@@ -39,6 +39,7 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
+	o.Limits = o.Limits.OrDefault()
 	format := fs.String("o", "text", "Output format: text or json.")
 	outputFile := fs.String("output-file", "", "Write the report to this file instead of stdout.")
 	failOn := fs.String("fail-on", Error.String(), "Exit 1 when a finding of this severity or above is found: error, warning or info.")

@@ -236,11 +236,11 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 		return // out of scope at admission too (not annotated, another workload)
 	}
 	for _, f := range result.Fills {
-		message := fmt.Sprintf("the mutating webhook would set %s", f.Value)
+		message := fmt.Sprintf("the mutating webhook would set it to %s", f.Value)
 		if f.Replaced != "" {
 			message += ", replacing what is there: " + f.Replaced
 		}
-		finding(RuleFill+"-"+f.Field, Info, f.Path, message+"; run innokeda lint --fix to write it into the manifest")
+		finding(RuleFill+"-"+f.Field, Info, f.Path, message+"; write it into the manifest, so that what is stored is what Git holds")
 	}
 	for i, w := range result.Warnings {
 		if len(result.Fills) > 0 && i == len(result.Warnings)-1 {
