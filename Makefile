@@ -6,7 +6,7 @@ BENCHTIME ?= 2s
 # envtest's kube-apiserver and etcd, built from Go modules on first use (see hack/envtest-assets.sh).
 ENVTEST_ASSETS = $$(hack/envtest-assets.sh)
 
-.PHONY: all build lint test unit fuzz bench demo envtest mariadb docker-build clean helm-docs
+.PHONY: all build lint test unit fuzz bench demo envtest mariadb docker-build clean helm-docs docs
 
 all: lint build
 
@@ -18,6 +18,9 @@ HELM_DOCS = $(GO) tool -modfile=tools/packaging/go.mod helm-docs --chart-search-
 
 helm-docs: ## Regenerate charts/innokeda/README.md from values.yaml.
 	$(HELM_DOCS)
+
+docs: helm-docs ## Regenerate the generated docs: the chart README, docs/rules.md (from innokeda lint's rules).
+	$(GO) run ./cmd/innokeda lint --rules > docs/rules.md
 
 lint: ## go vet, gofmt, and the chart README up to date with values.yaml.
 	$(GO) vet ./...

@@ -6,6 +6,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/check"
+	"github.com/innokeda/innokeda/internal/validation"
 )
 
 // Reasons a ScaledObject is passed through that autofill.Skip does not cover.
@@ -48,6 +49,9 @@ func init() {
 	degradedTotal.WithLabelValues(webhookMutating, check.UncheckedLookupFailed)
 	for _, r := range check.UncheckedReasons {
 		degradedTotal.WithLabelValues(webhookValidating, r)
+	}
+	for _, r := range validation.Reasons {
+		denialsTotal.WithLabelValues(r)
 	}
 	for _, reason := range []autofill.Skip{
 		skipNotCreateOrUpdate, skipUndecodable, skipLookupFailed,

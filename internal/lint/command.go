@@ -40,7 +40,8 @@ Flags:
 		fs.PrintDefaults()
 	}
 	o.Limits = o.Limits.OrDefault()
-	format := fs.String("o", "text", "Output format: text or json.")
+	listRules := fs.Bool("rules", false, "Print every rule, with its ID, severity and meaning (docs/rules.md), and exit.")
+	format := fs.String("o", "text", "Output format: text, json, sarif (SARIF 2.1.0, for code scanning) or junit (JUnit XML, for CI test reports).")
 	outputFile := fs.String("output-file", "", "Write the report to this file instead of stdout.")
 	failOn := fs.String("fail-on", Error.String(), "Exit 1 when a finding of this severity or above is found: error, warning or info.")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Namespace of the objects whose manifests name none.")
@@ -54,6 +55,10 @@ Flags:
 		}
 		return ExitError
 	}
+	if *listRules {
+		fmt.Fprint(stdout, RulesPage())
+		return ExitClean
+	}
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "innokeda lint: "+format+"\n", a...)
 		return ExitError
@@ -63,8 +68,11 @@ Flags:
 		return usage("--fail-on: %v", err)
 	}
 	write, ok := writers[*format]
+	if *format == "junit" {
+		write, ok = junitWriter(threshold), true
+	}
 	if !ok {
-		return usage("-o %q is not text or json", *format)
+		return usage("-o %q is not text, json, sarif or junit", *format)
 	}
 	if fs.NArg() == 0 {
 		return usage("give the files or directories to check, or - for stdin (innokeda lint -h)")
@@ -101,7 +109,7 @@ Flags:
 	return ExitClean
 }
 
-var writers = map[string]func(io.Writer, Report) error{"text": writeText, "json": writeJSON}
+var writers = map[string]func(io.Writer, Report) error{"text": writeText, "json": writeJSON, "sarif": writeSARIF}
 
 // offline says what lint cannot check without the cluster.
 const offline = "not checked offline: the dry-run against MySQL, and what the credentials in Secrets and TriggerAuthentications resolve to"
@@ -118,8 +126,8 @@ func writeText(w io.Writer, r Report) error {
 		}
 		fmt.Fprintf(&b, "%s:%d: %s: %s: %s%s [%s]\n", f.File, f.Line, f.Severity, f.Object, field, f.Message, f.Rule)
 	}
-	fmt.Fprintf(&b, "innokeda lint: %d ScaledObject(s) checked, %d object(s) of other kinds skipped, %d unreadable; %d error(s), %d warning(s), %d info; %s\n",
-		r.ScaledObjects, r.Skipped, len(r.Unreadable), counts[Error], counts[Warning], counts[Info], offline)
+	fmt.Fprintf(&b, "innokeda lint: %d ScaledObject(s) checked, %d object(s) of other kinds skipped, %d unreadable; %d error(s), %d warning(s), %d info, %d ignored by annotation; %s\n",
+		r.ScaledObjects, r.Skipped, len(r.Unreadable), counts[Error], counts[Warning], counts[Info], r.Ignored, offline)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -137,6 +145,7 @@ type jsonSummary struct {
 	Errors        int    `json:"errors"`
 	Warnings      int    `json:"warnings"`
 	Infos         int    `json:"infos"`
+	Ignored       int    `json:"ignored"`
 	NotChecked    string `json:"notChecked"`
 }
 
@@ -147,7 +156,7 @@ type jsonError struct {
 }
 
 func writeJSON(w io.Writer, r Report) error {
-	out := jsonReport{Findings: r.Findings, Unreadable: []jsonError{}, Summary: jsonSummary{ScaledObjects: r.ScaledObjects, Skipped: r.Skipped, NotChecked: offline}}
+	out := jsonReport{Findings: r.Findings, Unreadable: []jsonError{}, Summary: jsonSummary{ScaledObjects: r.ScaledObjects, Skipped: r.Skipped, Ignored: r.Ignored, NotChecked: offline}}
 	if out.Findings == nil {
 		out.Findings = []Finding{}
 	}

@@ -3,6 +3,7 @@ package lint
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,7 @@ func TestCommandExitCodes(t *testing.T) {
 		{"unreadable input is 2, and the rest is still checked", []string{broken, denied}, ExitError, "broken.yaml:1: yaml: line 1:"},
 		{"a missing path is 2", []string{filepath.Join(dir, "nope.yaml")}, ExitError, "nope.yaml: stat"},
 		{"no path is a usage error", nil, ExitError, "give the files or directories to check"},
-		{"an unknown format", []string{"-o", "xml", clean}, ExitError, `-o "xml" is not text or json`},
+		{"an unknown format", []string{"-o", "xml", clean}, ExitError, `-o "xml" is not text, json, sarif or junit`},
 		{"an unknown severity", []string{"--fail-on", "fatal", clean}, ExitError, `severity "fatal" is not one of`},
 		{"an unknown flag", []string{"--frobnicate", clean}, ExitError, "flag provided but not defined"},
 		{"-h is not an error", []string{"-h"}, ExitClean, "Usage: innokeda lint"},
@@ -118,4 +119,130 @@ func TestCommandOutputs(t *testing.T) {
 			t.Errorf("report %s", data)
 		}
 	})
+}
+
+func TestCommandSARIF(t *testing.T) {
+	code, stdout, _ := run(t, cluster+"---\n"+scaledObject("so", "mycluster", "DELETE FROM app.jobs"), "-o", "sarif", "-")
+	if code != ExitFindings {
+		t.Errorf("exit %d", code)
+	}
+	// The fields SARIF 2.1.0's schema requires (sarifLog: version, runs; run: tool;
+	// tool: driver; driver: name; result: message with text; a region's startLine >= 1),
+	// and the rule each result names, by ID and index.
+	var log struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Tool *struct {
+				Driver *struct {
+					Name  string
+					Rules []struct{ ID string }
+				}
+			}
+			Results []struct {
+				RuleID    string
+				RuleIndex int
+				Level     string
+				Message   *struct{ Text string }
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string }
+						Region           struct{ StartLine int }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &log); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if log.Version != "2.1.0" || len(log.Runs) != 1 || log.Runs[0].Tool == nil || log.Runs[0].Tool.Driver == nil || log.Runs[0].Tool.Driver.Name != "innokeda" {
+		t.Fatalf("not a SARIF 2.1.0 log of one run of innokeda:\n%s", stdout)
+	}
+	run := log.Runs[0]
+	var denial bool
+	for _, r := range run.Results {
+		if r.Message == nil || r.Message.Text == "" || len(r.Locations) != 1 || r.Locations[0].PhysicalLocation.Region.StartLine < 1 {
+			t.Errorf("result without message or location: %+v", r)
+		}
+		if r.RuleIndex >= len(run.Tool.Driver.Rules) || run.Tool.Driver.Rules[r.RuleIndex].ID != r.RuleID {
+			t.Errorf("result %s points at rule %d", r.RuleID, r.RuleIndex)
+		}
+		denial = denial || r.RuleID == "query-not-read-only" && r.Level == "error" && r.Locations[0].PhysicalLocation.ArtifactLocation.URI == "stdin" && r.Locations[0].PhysicalLocation.Region.StartLine == 12
+	}
+	if !denial {
+		t.Errorf("no error result for the DELETE at stdin:12:\n%s", stdout)
+	}
+}
+
+func TestCommandJUnit(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "sos.yaml", cluster+"---\n"+scaledObject("bad", "mycluster", "DELETE FROM app.jobs")+"---\n"+
+		scaledObject("good", "mycluster", "SELECT COUNT(*) FROM app.jobs"))
+	code, stdout, _ := run(t, "", "-o", "junit", file)
+	if code != ExitFindings {
+		t.Errorf("exit %d", code)
+	}
+	var suites struct {
+		XMLName  xml.Name `xml:"testsuites"`
+		Tests    int      `xml:"tests,attr"`
+		Failures int      `xml:"failures,attr"`
+		Suites   []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name     string `xml:"name,attr"`
+				Failures []struct {
+					Type string `xml:"type,attr"`
+					Text string `xml:",chardata"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal([]byte(stdout), &suites); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if suites.Tests != 2 || suites.Failures != 1 || len(suites.Suites) != 1 || suites.Suites[0].Name != file || len(suites.Suites[0].Cases) != 2 {
+		t.Fatalf("want one suite of two cases, one failed:\n%s", stdout)
+	}
+	bad, good := suites.Suites[0].Cases[0], suites.Suites[0].Cases[1]
+	if bad.Name != "ScaledObject default/bad" || len(bad.Failures) != 1 || bad.Failures[0].Type != "query-not-read-only" || !strings.Contains(bad.Failures[0].Text, "sos.yaml:12:") {
+		t.Errorf("case %+v", bad)
+	}
+	if good.Name != "ScaledObject default/good" || len(good.Failures) != 0 {
+		t.Errorf("case %+v", good)
+	}
+}
+
+func TestIgnoreAnnotation(t *testing.T) {
+	annotated := func(annotations ...string) string {
+		so := scaledObject("so", "mycluster", "DELETE FROM app.jobs")
+		return strings.Replace(so, "  name: so\n", "  name: so\n  annotations:\n    "+strings.Join(annotations, "\n    ")+"\n", 1)
+	}
+	for _, tc := range []struct {
+		name        string
+		annotations []string
+		want, avoid string // rules
+		ignored     int
+	}{
+		{"with a reason: the rule's findings are dropped, and counted", []string{`ignore-check.innokeda.io/query-not-read-only: "a test fixture, never applied"`}, "", "query-not-read-only", 1},
+		{"a fill too", []string{`ignore-check.innokeda.io/fill-host: "set by the overlay"`}, "query-not-read-only", "fill-host", 1},
+		{"without a reason: not honoured, and a finding", []string{`ignore-check.innokeda.io/query-not-read-only: " "`}, "ignore-without-reason", "", 0},
+		{"a rule that does not exist", []string{`ignore-check.innokeda.io/query-not-readonly: "typo"`}, "ignore-unknown-rule", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := lintText(t, cluster, annotated(tc.annotations...))
+			got := " " + rulesOf(r) + " "
+			if tc.want != "" && !strings.Contains(got, " "+tc.want+"@") {
+				t.Errorf("findings %s; want %s", got, tc.want)
+			}
+			if tc.avoid != "" && strings.Contains(got, " "+tc.avoid+"@") {
+				t.Errorf("findings %s; want no %s", got, tc.avoid)
+			}
+			if tc.name != "with a reason: the rule's findings are dropped, and counted" && !strings.Contains(got, " query-not-read-only@") {
+				t.Errorf("findings %s: an ignore that is not honoured, or of another rule, dropped the denial", got)
+			}
+			if r.Ignored != tc.ignored {
+				t.Errorf("%d ignored; want %d", r.Ignored, tc.ignored)
+			}
+		})
+	}
 }

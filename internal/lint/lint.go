@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -97,6 +99,11 @@ type Report struct {
 	// (InnoDBClusters, TriggerAuthentications and Secrets are read as facts, not counted).
 	ScaledObjects int `json:"scaledObjects"`
 	Skipped       int `json:"skipped"`
+	// Ignored counts the findings an ignore-check.innokeda.io annotation with a reason
+	// dropped.
+	Ignored int `json:"ignored"`
+	// Checked are the ScaledObjects checked, in input order (a JUnit test case each).
+	Checked []Checked `json:"-"`
 	// Unreadable are the files and documents that could not be read.
 	Unreadable []manifests.Error `json:"-"`
 }
@@ -108,6 +115,16 @@ func (r Report) Worst() (Severity, bool) {
 	}
 	return slices.MaxFunc(r.Findings, func(a, b Finding) int { return int(a.Severity) - int(b.Severity) }).Severity, true
 }
+
+// Checked is one ScaledObject that was checked.
+type Checked struct {
+	Object, File string
+	Line         int
+}
+
+// IgnoreAnnotationPrefix opts one object out of one rule: ignore-check.innokeda.io/<rule-id>,
+// its value saying why.
+const IgnoreAnnotationPrefix = "ignore-check.innokeda.io/"
 
 // errNotInInput is why a ScaledObject's cluster could not be looked up.
 var errNotInInput = errors.New("its InnoDBCluster is not in the input: give the InnoDBCluster manifest too, for the checks against the cluster")
@@ -158,7 +175,10 @@ func Lint(input []manifests.Object, o Options) Report {
 	}
 	for _, so := range scaledObjects {
 		report.ScaledObjects++
+		report.Checked = append(report.Checked, Checked{Object: objectName("ScaledObject", so.obj.Namespace, so.obj.Name), File: so.at.Source, Line: so.at.Line})
+		first := len(report.Findings)
 		report.lint(so.obj, so.at, facts, o)
+		report.Findings = append(report.Findings[:first], report.ignore(so.obj, so.at, report.Findings[first:])...)
 	}
 	return report
 }
@@ -266,6 +286,36 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 		}
 		finding(RuleNotChecked, Info, field, message)
 	}
+}
+
+// ignore drops the findings of so that its ignore-check.innokeda.io annotations opt out
+// of, and adds a finding for each such annotation that gives no reason (not honoured) or
+// names no rule.
+func (r *Report) ignore(so *kedav1alpha1.ScaledObject, at manifests.Object, findings []Finding) []Finding {
+	ignored := map[string]bool{}
+	var problems []Finding
+	for _, key := range slices.Sorted(maps.Keys(so.Annotations)) {
+		id, ok := strings.CutPrefix(key, IgnoreAnnotationPrefix)
+		if !ok {
+			continue
+		}
+		problem := Finding{Severity: Error, File: at.Source, Line: at.Line, Object: objectName("ScaledObject", so.Namespace, so.Name),
+			Field: fmt.Sprintf("metadata.annotations[%s]", key)}
+		_, known := ruleOf(id)
+		switch {
+		case !known:
+			problem.Rule, problem.Message = RuleIgnoreUnknown, fmt.Sprintf("%s names no rule: see innokeda lint --rules for their IDs", id)
+		case strings.TrimSpace(so.Annotations[key]) == "":
+			problem.Rule, problem.Message = RuleIgnoreWithoutReason, fmt.Sprintf("the opt-out of rule %s gives no reason, so it is not honoured: say in its value why the rule does not apply", id)
+		default:
+			ignored[id] = true
+			continue
+		}
+		problems = append(problems, problem)
+	}
+	kept := slices.DeleteFunc(findings, func(f Finding) bool { return ignored[f.Rule] })
+	r.Ignored += len(findings) - len(kept)
+	return append(kept, problems...)
 }
 
 // objectName names an object in a finding: kind namespace/name.

@@ -38,6 +38,14 @@ const (
 	ReasonReadBoundUnknown     = "read-bound-unknown"
 )
 
+// Reasons are every reason, for what must know them all (metrics, the rules page).
+var Reasons = []string{
+	ReasonReplicaBounds, ReasonEnvSourceContainer, ReasonMissingQuery, ReasonQueryValue, ReasonActivationQueryValue,
+	ReasonPasswordInMetadata, ReasonQueryNotReadOnly, ReasonAuthentication, ReasonConnectionString, ReasonQueryResult,
+	ReasonServerRejected, ReasonNotValidated, ReasonScalerGrant, ReasonTooCostly, ReasonSystemSchema, ReasonReadBound,
+	ReasonReadBoundUnknown,
+}
+
 // Limits bound what checking one ScaledObject may cost. They are checked before any other
 // work, so an object over them is denied at the price of counting, whatever it holds.
 type Limits struct {
