@@ -1,13 +1,17 @@
 package lint
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
 
 	"github.com/innokeda/innokeda/internal/manifests"
 )
@@ -43,6 +47,8 @@ Flags:
 	listRules := fs.Bool("rules", false, "Print every rule, with its ID, severity and meaning (docs/rules.md), and exit.")
 	format := fs.String("o", "text", "Output format: text, json, sarif (SARIF 2.1.0, for code scanning) or junit (JUnit XML, for CI test reports).")
 	outputFile := fs.String("output-file", "", "Write the report to this file instead of stdout.")
+	fix := fs.Bool("fix", false, "Print the manifests as the mutating webhook would fill them (the report then goes to stderr, or to --output-file).")
+	writeBack := fs.Bool("write", false, "With --fix, write the filled manifests back into their files instead.")
 	failOn := fs.String("fail-on", Error.String(), "Exit 1 when a finding of this severity or above is found: error, warning or info.")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Namespace of the objects whose manifests name none.")
 	fs.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "DNS domain of the Kubernetes cluster, as the manager's --cluster-domain.")
@@ -80,12 +86,27 @@ Flags:
 	if o.Limits.MaxMySQLTriggers < 1 || o.Limits.MaxQueryBytes < 1 {
 		return usage("--max-mysql-triggers and --max-query-bytes must be at least 1")
 	}
+	if *writeBack && !*fix {
+		return usage("--write writes what --fix fills: give both")
+	}
+	if *writeBack && slices.Contains(fs.Args(), manifests.Stdin) {
+		return usage("--write cannot write back to stdin: use --fix alone, and redirect its output")
+	}
 
-	input, readErrs := manifests.Read(fs.Args(), stdin)
+	files, readErrs := manifests.ReadFiles(fs.Args(), stdin)
+	input, parseErrs := manifests.ParseFiles(files)
 	report := Lint(input, o)
-	report.Unreadable = append(readErrs, report.Unreadable...)
+	report.Unreadable = append(append(readErrs, parseErrs...), report.Unreadable...)
 
 	out := stdout
+	if *fix {
+		if err := writeFixes(files, report.Fixes, *writeBack, stdout); err != nil {
+			return usage("%v", err)
+		}
+		if !*writeBack {
+			out = stderr // stdout holds the manifests
+		}
+	}
 	if *outputFile != "" {
 		f, err := os.Create(*outputFile)
 		if err != nil {
@@ -107,6 +128,46 @@ Flags:
 		return ExitFindings
 	}
 	return ExitClean
+}
+
+// writeFixes writes files with fixes applied: back into the files that change when
+// inPlace, else every file's content to stdout, in input order, as one stream.
+func writeFixes(files []manifests.File, fixes []Fix, inPlace bool, stdout io.Writer) error {
+	for i, f := range files {
+		patches := map[int][]jsonpatch.Operation{}
+		for _, fx := range fixes {
+			if fx.File == f.Source {
+				patches[fx.Line] = append(patches[fx.Line], fx.Ops...)
+			}
+		}
+		fixed, err := manifests.Apply(f.Data, patches)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Source, err)
+		}
+		if inPlace {
+			if len(patches) == 0 {
+				continue
+			}
+			info, err := os.Stat(f.Source)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(f.Source, fixed, info.Mode().Perm()); err != nil {
+				return err
+			}
+			continue
+		}
+		if i > 0 && !bytes.HasPrefix(fixed, []byte("---")) {
+			fixed = append([]byte("---\n"), fixed...)
+		}
+		if len(fixed) > 0 && fixed[len(fixed)-1] != '\n' {
+			fixed = append(fixed, '\n')
+		}
+		if _, err := stdout.Write(fixed); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var writers = map[string]func(io.Writer, Report) error{"text": writeText, "json": writeJSON, "sarif": writeSARIF}

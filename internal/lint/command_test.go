@@ -246,3 +246,45 @@ func TestIgnoreAnnotation(t *testing.T) {
 		})
 	}
 }
+
+func TestCommandFix(t *testing.T) {
+	dir := t.TempDir()
+	so := writeFile(t, dir, "so.yaml", "# jobs\n"+scaledObject("so", "mycluster", "SELECT COUNT(*) FROM app.jobs"))
+	clusterFile := writeFile(t, dir, "cluster.yaml", cluster)
+
+	code, stdout, stderr := run(t, "", "--fix", clusterFile, so)
+	if code != ExitClean || !strings.Contains(stderr, "innokeda lint: 1 ScaledObject(s) checked") {
+		t.Errorf("exit %d; the report goes to stderr with --fix:\n%s", code, stderr)
+	}
+	if !strings.HasPrefix(stdout, cluster+"---\n# jobs\n") || !strings.Contains(stdout, "envSourceContainerName: mysql") {
+		t.Fatalf("--fix printed:\n%s", stdout)
+	}
+	// What --fix prints is what the webhook would store: linted again, nothing to fill.
+	_, again, _ := run(t, stdout, "-")
+	if strings.Contains(again, "[fill-") {
+		t.Errorf("the filled manifests still need filling:\n%s", again)
+	}
+
+	before, _ := os.ReadFile(clusterFile)
+	if code, _, stderr := run(t, "", "--fix", "--write", clusterFile, so); code != ExitClean {
+		t.Fatalf("--write: exit %d %s", code, stderr)
+	}
+	written, _ := os.ReadFile(so)
+	if string(written) != strings.TrimPrefix(stdout, cluster+"---\n") {
+		t.Errorf("--write wrote:\n%s\nwant what --fix printed", written)
+	}
+	if after, _ := os.ReadFile(clusterFile); string(after) != string(before) {
+		t.Errorf("a file with nothing to fill was rewritten")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--write", so}, "--write writes what --fix fills: give both"},
+		{[]string{"--fix", "--write", "-"}, "--write cannot write back to stdin"},
+	} {
+		if code, _, stderr := run(t, "", tc.args...); code != ExitError || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

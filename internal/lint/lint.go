@@ -104,6 +104,8 @@ type Report struct {
 	Ignored int `json:"ignored"`
 	// Checked are the ScaledObjects checked, in input order (a JUnit test case each).
 	Checked []Checked `json:"-"`
+	// Fixes are what the mutating webhook would change, for --fix.
+	Fixes []Fix `json:"-"`
 	// Unreadable are the files and documents that could not be read.
 	Unreadable []manifests.Error `json:"-"`
 }
@@ -254,6 +256,9 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 		lookupErr = errNotInInput
 	default:
 		return // out of scope at admission too (not annotated, another workload)
+	}
+	if ops := fixesOf(result.Patch); result.Skip == "" && len(ops) > 0 {
+		r.Fixes = append(r.Fixes, Fix{File: at.Source, Line: at.Line, Ops: ops})
 	}
 	for _, f := range result.Fills {
 		message := fmt.Sprintf("the mutating webhook would set it to %s", f.Value)

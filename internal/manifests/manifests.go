@@ -55,28 +55,51 @@ func (e Error) Error() string {
 	return fmt.Sprintf("%s:%d: %v", e.Source, e.Line, e.Err)
 }
 
+// File is one input file's content.
+type File struct {
+	Source string // its path, or Stdin
+	Data   []byte
+}
+
 // Read reads every object of paths: files, directories (every *.yaml, *.yml and *.json
 // file under them, in lexical order) and Stdin, read from stdin. Empty documents are
 // skipped; a List's items are objects of their own. A file or document that cannot be
 // read is an Error, and reading goes on with the next one.
 func Read(paths []string, stdin io.Reader) ([]Object, []Error) {
-	var objects []Object
+	files, errs := ReadFiles(paths, stdin)
+	objects, parseErrs := ParseFiles(files)
+	return objects, append(errs, parseErrs...)
+}
+
+// ReadFiles reads the files paths stand for (see Read), each up to MaxFileBytes.
+func ReadFiles(paths []string, stdin io.Reader) ([]File, []Error) {
+	var files []File
 	var errs []Error
 	for _, path := range paths {
-		files, err := expand(path)
+		names, err := expand(path)
 		if err != nil {
 			errs = append(errs, Error{Source: path, Err: err})
 			continue
 		}
-		for _, file := range files {
-			data, err := readFile(file, stdin)
+		for _, name := range names {
+			data, err := readFile(name, stdin)
 			if err != nil {
-				errs = append(errs, Error{Source: file, Err: err})
+				errs = append(errs, Error{Source: name, Err: err})
 				continue
 			}
-			o, e := Parse(file, data)
-			objects, errs = append(objects, o...), append(errs, e...)
+			files = append(files, File{Source: name, Data: data})
 		}
+	}
+	return files, errs
+}
+
+// ParseFiles parses each file (see Parse).
+func ParseFiles(files []File) ([]Object, []Error) {
+	var objects []Object
+	var errs []Error
+	for _, f := range files {
+		o, e := Parse(f.Source, f.Data)
+		objects, errs = append(objects, o...), append(errs, e...)
 	}
 	return objects, errs
 }
