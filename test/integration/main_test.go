@@ -46,6 +46,7 @@ var testClusters = []struct{ namespace, cluster string }{
 	{"routers", "mycluster"},
 	{"bound", "mycluster"},
 	{"hostile", "mycluster"},
+	{"agreement", "mycluster"},
 }
 
 func TestMain(m *testing.M) {
