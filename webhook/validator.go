@@ -133,7 +133,7 @@ func (v *ScaledObjectValidator) respond(so *kedav1alpha1.ScaledObject, verdict v
 	if whole, ok := verdict.Whole(); ok && len(verdict.Violations) == 0 {
 		return v.notValidated(whole.Reason, whole.Message)
 	}
-	violations, warnings := verdict.Violations, verdict.Warnings
+	violations, warnings := verdict.Violations, verdict.AllWarnings()
 	for _, u := range verdict.Unchecked {
 		degradedTotal.WithLabelValues(webhookValidating, u.Reason).Inc()
 		if u.Trigger < 0 { // what violations were found were found without it: they deny

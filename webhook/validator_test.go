@@ -212,6 +212,10 @@ func TestValidatorAgainstMariaDB(t *testing.T) {
 	}{
 		{name: "valid: admitted with the value and the replicas KEDA would aim at", so: filled(),
 			wantWarnings: []string{"spec.triggers[0]: dry-run returned 2 in "}},
+		{name: "advice comes first: a key KEDA ignores, an aggregate that can be NULL; still dry-run",
+			so: filled(withQuery("SELECT SUM(id) FROM testdb.testtable"), gen.WithTriggerMetadata(0, "metricName", "jobs")),
+			wantWarnings: []string{"spec.triggers[0].metadata.metricName: KEDA's mysql scaler does not read metricName",
+				"spec.triggers[0].metadata.query: SUM of no rows is NULL", "spec.triggers[0]: dry-run returned "}},
 		{name: "predicted replicas are clamped and computed", so: filled(gen.WithTriggerMetadata(0, "queryValue", "0.5"), gen.WithReplicas(ptr.To[int32](2), ptr.To[int32](3))),
 			wantWarnings: []string{"spec.triggers[0]: dry-run returned 2 in "}},
 		{name: "more than one row: admitted, with a warning", so: filled(withQuery("SELECT id FROM testdb.testtable ORDER BY id")),

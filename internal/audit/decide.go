@@ -70,7 +70,7 @@ func decide(previous standing, verdict validation.Verdict, now time.Time, interv
 		return OutcomeUnchecked, nil, previous
 	}
 	if previous.failing {
-		ev = &notice{eventType: corev1.EventTypeNormal, reason: ReasonPassed, note: truncate(passedNote(verdict.Warnings))}
+		ev = &notice{eventType: corev1.EventTypeNormal, reason: ReasonPassed, note: truncate(passedNote(verdict.AllWarnings()))}
 	}
 	return OutcomePassed, ev, standing{}
 }

@@ -199,6 +199,7 @@ func Static(so *kedav1alpha1.ScaledObject, facts autofill.Facts, lookupErr error
 	// Each query is parsed here, once, and every check reads that analysis.
 	queries = validation.Queries(so)
 	verdict.Violations = validation.ScaledObject(so, containers, workload, queries)
+	verdict.Advice = validation.TriggerAdvice(so, queries)
 	if lookupErr != nil {
 		verdict.Unchecked = append(verdict.Unchecked, validation.Unchecked{Trigger: -1, Reason: UncheckedLookupFailed,
 			Message: fmt.Sprintf("innokeda could not look up %s %s, so it made only the checks that need no cluster: %v", so.Spec.ScaleTargetRef.Kind, so.Spec.ScaleTargetRef.Name, lookupErr)})

@@ -277,6 +277,9 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 	for _, v := range verdict.Violations {
 		finding(v.Reason, Error, v.Err.Field, v.Err.ErrorBody())
 	}
+	for _, a := range verdict.Advice {
+		finding(a.Rule, Warning, a.Field, a.Message)
+	}
 	for _, w := range verdict.Warnings {
 		finding(RuleWarning, Warning, "", w)
 	}

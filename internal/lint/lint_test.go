@@ -98,6 +98,8 @@ func TestLint(t *testing.T) {
 			avoid: []string{"query-not-read-only", "fill-host"}},
 		{name: "another workload: nothing", docs: []string{cluster, strings.Replace(scaledObject("so", "web", "DELETE FROM app.jobs"), "kind: StatefulSet", "kind: Deployment", 1)},
 			avoid: []string{"query-not-read-only"}},
+		{name: "advice: a key KEDA ignores, an aggregate that can be NULL", docs: []string{cluster, strings.Replace(scaledObject("so", "mycluster", "SELECT SUM(n) FROM app.jobs"), "      queryValue: \"5\"", "      queryValue: \"5\"\n      metricName: jobs", 1)},
+			want: []string{"ignored-metadata@spec.triggers[0].metadata.metricName", "nullable-aggregate@spec.triggers[0].metadata.query"}, worst: Warning},
 		{name: "a ScaledObject that does not decode", docs: []string{cluster, "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: bad}\nspec: 7\n"},
 			want: []string{"unreadable@"}, worst: Error},
 	} {

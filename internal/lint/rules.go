@@ -62,6 +62,10 @@ func rules() []Rule {
 		{validation.ReasonReadBound, Error, "the query reads outside the cluster owner's innokeda.io/allowed-tables", "Read only the tables the InnoDBCluster's annotation lists, or ask its owner to add them.", true},
 		{validation.ReasonReadBoundUnknown, Error, "with innokeda.io/allowed-tables set, what the query reads cannot be known", "The query names a table without a schema, and the database the connection opens comes from credentials innokeda could not read or from a source it does not read: qualify every table.", false},
 	}
+	r = append(r,
+		Rule{validation.AdviceIgnoredMetadata, Warning, "a trigger metadata key KEDA's mysql scaler does not read", "hostFromEnv, portFromEnv and dbNameFromEnv do not exist for the mysql scaler (only usernameFromEnv, passwordFromEnv and connectionStringFromEnv do), and metricName is replaced by the name KEDA gives the metric: the setting has no effect.", true},
+		Rule{validation.AdviceNullableAggregate, Warning, "the query returns NULL when it aggregates no row", "SUM, AVG, MIN and MAX of no rows are NULL, and KEDA fails the poll on NULL: the trigger works while there is load and fails exactly when there is none. Wrap the aggregate in COALESCE(..., 0).", true},
+	)
 	for _, f := range fillFields {
 		r = append(r, Rule{RuleFill + "-" + f.field, Info, "the mutating webhook would fill " + f.field, "At admission innokeda sets " + f.what + ". Write it into the manifest, so that what is stored is what Git holds.", true})
 	}

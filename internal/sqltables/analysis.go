@@ -45,6 +45,10 @@ func (a *Analysis) InformationSchemaTables() []Table {
 	return tables
 }
 
+// NullableAggregate names the aggregate (SUM, AVG, MIN or MAX) whose NULL, when it
+// aggregates no row, the query would return, or is "": KEDA fails a poll on NULL.
+func (a *Analysis) NullableAggregate() string { return a.open.NullableAggregate }
+
 // HasUnqualified tells whether the query names a table without a schema (a CTE's name is
 // not a table), so that what it reads depends on the connection's default database.
 func (a *Analysis) HasUnqualified() bool {
@@ -57,7 +61,7 @@ func (a *Analysis) Reads(defaultSchema string) (Reads, error) {
 	if a.Err != nil {
 		return Reads{}, a.Err
 	}
-	reads := Reads{InformationSchema: slices.Clone(a.open.InformationSchema), Functions: a.open.Functions}
+	reads := Reads{InformationSchema: slices.Clone(a.open.InformationSchema), Functions: a.open.Functions, NullableAggregate: a.open.NullableAggregate}
 	for _, t := range a.open.Tables {
 		switch {
 		case t.Schema != unknownSchema:

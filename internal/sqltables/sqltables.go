@@ -78,6 +78,9 @@ type Reads struct {
 	// schema.name for a schema-qualified (stored) one. Aggregate and window functions,
 	// operators and CAST are not listed.
 	Functions []string
+	// NullableAggregate names the aggregate (SUM, AVG, MIN, MAX) that makes the value the
+	// query returns NULL when it aggregates no row, or is "" (see nullableAggregate).
+	NullableAggregate string
 }
 
 // ReadAll is Read, with the information_schema tables the query reads.
@@ -92,8 +95,12 @@ func ReadAll(query, defaultSchema string) (Reads, error) {
 func readChecked(query, defaultSchema string) (Reads, error) {
 	found := map[Table]bool{}
 	informationSchema, functions := map[string]bool{}, map[string]bool{}
+	nullable := ""
 	for i, mode := range modes {
 		w := &walker{defaultSchema: defaultSchema, found: found, informationSchema: informationSchema, functions: functions}
+		if i == 0 {
+			w.inspect = func(stmts []ast.StmtNode) { nullable = nullableAggregate(stmts) }
+		}
 		if err := w.walk(query, mode); err != nil {
 			if i < 2 { // cannot happen: CheckQuery parsed it under these modes
 				return Reads{}, fmt.Errorf("is not a SELECT statement MySQL's grammar accepts (%v): give one SELECT statement that returns a single number", err)
@@ -121,7 +128,7 @@ func readChecked(query, defaultSchema string) (Reads, error) {
 		called = append(called, f)
 	}
 	slices.Sort(called)
-	return Reads{Tables: tables, InformationSchema: information, Functions: called}, nil
+	return Reads{Tables: tables, InformationSchema: information, Functions: called, NullableAggregate: nullable}, nil
 }
 
 // OnlySchema returns the schema of every table query reads, when all are qualified with
@@ -154,6 +161,9 @@ func OnlySchema(query string) string {
 // goes back to the pool.
 func (w *walker) walk(query string, mode tidbmysql.SQLMode) error {
 	return dryrun.Parse(query, mode, func(stmts []ast.StmtNode) error {
+		if w.inspect != nil {
+			w.inspect(stmts)
+		}
 		for _, stmt := range stmts {
 			if stmt.Accept(w); w.err != nil {
 				break
@@ -172,6 +182,8 @@ type walker struct {
 	functions         map[string]bool
 	frames            []frame
 	err               error
+	// inspect, when set, sees the tree before it is walked.
+	inspect func([]ast.StmtNode)
 }
 
 type frame struct {

@@ -8,6 +8,8 @@ type Verdict struct {
 	InScope bool
 	// Violations are why KEDA would fail on it, each phrased as the fix.
 	Violations Violations
+	// Advice are the warnings of the checks that need no I/O, each with its rule.
+	Advice []Advice
 	// Warnings are for people and change nothing.
 	Warnings []string
 	// Unchecked are the parts that could not be checked (a lookup failed, MySQL did not
@@ -28,6 +30,15 @@ type Unchecked struct {
 	Reason string
 	// Message says why, for people; it never holds a secret.
 	Message string
+}
+
+// AllWarnings are the advice as warnings, then the other warnings.
+func (v Verdict) AllWarnings() []string {
+	all := make([]string, 0, len(v.Advice)+len(v.Warnings))
+	for _, a := range v.Advice {
+		all = append(all, a.Warning())
+	}
+	return append(all, v.Warnings...)
 }
 
 // Whole returns what stopped the whole check, if anything did.
