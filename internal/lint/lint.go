@@ -254,6 +254,14 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 	case autofill.SkipClusterNotFound, autofill.SkipStatefulSetNotFound:
 		// Maybe a cluster of another input: the checks that need none are still made.
 		lookupErr = errNotInInput
+	case autofill.SkipNotAnnotated:
+		// Admission leaves it alone; KEDA does not, and the operator's pods run sidecar first.
+		if so.Spec.ScaleTargetRef.EnvSourceContainerName == "" && fillFacts.StatefulSet != nil {
+			finding(RuleEnvSourceContainerMissing, Warning, "spec.scaleTargetRef.envSourceContainerName", fmt.Sprintf(
+				"not set, so KEDA resolves the triggers' env from the first container of the MySQL Operator's pods, %s, not %s: set it to %s, or annotate InnoDBCluster %s %s: \"true\" for innokeda to fill and check it",
+				fillFacts.Containers()[0], innodbcluster.MySQLContainer, innodbcluster.MySQLContainer, fillFacts.Cluster.Name, innodbcluster.AnnotationAutofill))
+		}
+		return
 	default:
 		return // out of scope at admission too (not annotated, another workload)
 	}

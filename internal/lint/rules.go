@@ -71,12 +71,17 @@ func rules() []Rule {
 	}
 	return append(r,
 		Rule{RuleWarning, Warning, "admission would admit with a warning", "What the warning says: it does not deny, but something may not work as meant.", true},
+		Rule{RuleEnvSourceContainerMissing, Warning, "envSourceContainerName missing on a target of a cluster innokeda does not fill", "KEDA resolves env from the first container, and the MySQL Operator's pods run sidecar before mysql: a trigger's *FromEnv reads the wrong container. Set envSourceContainerName: mysql, or annotate the InnoDBCluster innokeda.io/autofill: \"true\".", true},
 		Rule{RuleNotChecked, Info, "a check innokeda lint could not make", "It needs what the input does not hold: the InnoDBCluster's manifest, or the cluster and MySQL (the dry-run).", true},
 		Rule{RuleUnreadable, Error, "an object that does not decode", "The API server would refuse it too: fix the field the message names.", true},
 		Rule{RuleIgnoreWithoutReason, Error, "an ignore-check.innokeda.io annotation without a reason", "Say why the rule does not apply, in the annotation's value: an ignore with no reason is not honoured.", true},
 		Rule{RuleIgnoreUnknown, Error, "an ignore-check.innokeda.io annotation that names no rule", "A misspelt ID ignores nothing: take it from this page or innokeda lint --rules.", true},
 	)
 }
+
+// RuleEnvSourceContainerMissing: a target of a cluster that is not annotated, without
+// envSourceContainerName (lint only: admission leaves such objects alone).
+const RuleEnvSourceContainerMissing = "env-source-container-missing"
 
 // Opt-out annotations that are not honoured: no reason given, or no such rule.
 const (
