@@ -70,22 +70,13 @@ func (d *ScaledObjectDefaulter) Handle(ctx context.Context, req admission.Reques
 	if so.Namespace == "" {
 		so.Namespace = req.Namespace // not set in the object on CREATE with generateName
 	}
-	if costly := validation.Cost(so, d.limits.OrDefault()); len(costly) > 0 {
-		// Filling reads every query (for dbName); the validating webhook denies the object.
-		return skipped(skipTooCostly).WithWarnings("innokeda filled nothing: the ScaledObject " + costly.ErrorList().ToAggregate().Error())
-	}
-	kind, name, skip := autofill.TargetOf(so)
-	if skip != "" {
-		return skipped(skip)
-	}
-	facts, err := check.FillFacts(ctx, d.cache, d.secrets, so, kind, name, d.clusterDomain, d.scalerAccounts)
-	if err != nil {
-		logf.FromContext(ctx).Error(err, "Could not look up the target of a ScaledObject")
+	result, _, lookupErr := check.Fill(ctx, d.cache, d.secrets, so, check.FillOptions{ClusterDomain: d.clusterDomain, ScalerAccounts: d.scalerAccounts, Limits: d.limits})
+	if lookupErr != nil {
+		logf.FromContext(ctx).Error(lookupErr, "Could not look up the target of a ScaledObject")
 		degradedTotal.WithLabelValues(webhookMutating, check.UncheckedLookupFailed).Inc()
 		return skipped(skipLookupFailed).WithWarnings(
-			fmt.Sprintf("innokeda could not look up %s %s, so it filled nothing; try again: %v", kind, name, err))
+			fmt.Sprintf("innokeda could not look up %s %s, so it filled nothing; try again: %v", lookupErr.Kind, lookupErr.Name, lookupErr.Err))
 	}
-	result := autofill.Decide(so, facts)
 	if result.Skip != "" {
 		return skipped(result.Skip).WithWarnings(result.Warnings...)
 	}

@@ -14,7 +14,6 @@ const (
 	skipNotCreateOrUpdate autofill.Skip = "operation"
 	skipUndecodable       autofill.Skip = "undecodable"
 	skipLookupFailed      autofill.Skip = "lookup-failed"
-	skipTooCostly         autofill.Skip = "too-costly"
 )
 
 var (
@@ -54,7 +53,7 @@ func init() {
 		denialsTotal.WithLabelValues(r)
 	}
 	for _, reason := range []autofill.Skip{
-		skipNotCreateOrUpdate, skipUndecodable, skipLookupFailed,
+		skipNotCreateOrUpdate, skipUndecodable, skipLookupFailed, check.SkipTooCostly,
 		autofill.SkipBeingDeleted, autofill.SkipTargetKind, autofill.SkipStatefulSetNotFound,
 		autofill.SkipNotInnoDBCluster, autofill.SkipClusterNotFound, autofill.SkipNotAnnotated,
 	} {

@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"fmt"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +12,7 @@ import (
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/validation"
 )
 
 // FillFacts reads the facts autofill.Decide needs to fill so, whose target is of kind and
@@ -111,4 +113,43 @@ func triggerAuthentications(ctx context.Context, cache client.Reader, so *kedav1
 		}
 	}
 	return auths, nil
+}
+
+// LookupError is a target that could not be looked up.
+type LookupError struct {
+	Kind, Name string
+	Err        error
+}
+
+func (e *LookupError) Error() string { return fmt.Sprintf("look up %s %s: %v", e.Kind, e.Name, e.Err) }
+func (e *LookupError) Unwrap() error { return e.Err }
+
+// SkipTooCostly: the object is over the limits, and filling would read every query.
+const SkipTooCostly autofill.Skip = "too-costly"
+
+// FillOptions are what the fill depends on besides the object and the cluster.
+type FillOptions struct {
+	ClusterDomain  string
+	ScalerAccounts bool              // --scaler-accounts
+	Limits         validation.Limits // the zero value means validation.DefaultLimits
+}
+
+// Fill decides what the mutating webhook fills into so, and returns the facts it read for
+// the checks that follow: nothing for an object over the limits (SkipTooCostly, the
+// validating webhook denies it), nothing for one that is not a database's (the target's
+// Skip), else autofill.Decide on the facts read from cache and secrets (FillFacts). The
+// error is a lookup that failed.
+func Fill(ctx context.Context, cache, secrets client.Reader, so *kedav1alpha1.ScaledObject, o FillOptions) (autofill.Result, autofill.Facts, *LookupError) {
+	if costly := validation.Cost(so, o.Limits.OrDefault()); len(costly) > 0 {
+		return autofill.Result{Skip: SkipTooCostly, Object: so, Warnings: []string{"innokeda filled nothing: the ScaledObject " + costly.ErrorList().ToAggregate().Error()}}, autofill.Facts{}, nil
+	}
+	kind, name, skip := autofill.TargetOf(so)
+	if skip != "" {
+		return autofill.Result{Skip: skip, Object: so}, autofill.Facts{}, nil
+	}
+	facts, err := FillFacts(ctx, cache, secrets, so, kind, name, o.ClusterDomain, o.ScalerAccounts)
+	if err != nil {
+		return autofill.Result{}, facts, &LookupError{Kind: kind, Name: name, Err: err}
+	}
+	return autofill.Decide(so, facts), facts, nil
 }

@@ -237,20 +237,15 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 		r.Findings = append(r.Findings, Finding{Rule: rule, Severity: severity, File: at.Source, Line: at.Line,
 			Object: objectName("ScaledObject", so.Namespace, so.Name), Field: field, Message: message})
 	}
-	kind, name, skip := autofill.TargetOf(so)
-	if skip != "" {
-		return // not a database's: admission checks nothing either
-	}
-	ctx := context.Background()
-	fillFacts, err := check.FillFacts(ctx, facts, facts, so, kind, name, o.ClusterDomain, o.ScalerAccounts)
-	if err != nil {
-		r.Unreadable = append(r.Unreadable, manifests.Error{Source: at.Source, Line: at.Line, Err: err})
+	result, fillFacts, fillErr := check.Fill(context.Background(), facts, facts, so, check.FillOptions{ClusterDomain: o.ClusterDomain, ScalerAccounts: o.ScalerAccounts, Limits: o.Limits})
+	if fillErr != nil { // only a broken fact gives one: the reads are of memory
+		r.Unreadable = append(r.Unreadable, manifests.Error{Source: at.Source, Line: at.Line, Err: fillErr})
 		return
 	}
-	result := autofill.Decide(so, fillFacts)
 	var lookupErr error
 	switch result.Skip {
-	case "":
+	case "", check.SkipTooCostly:
+		// Too costly: nothing is filled, and the checks deny it, as at admission.
 	case autofill.SkipClusterNotFound, autofill.SkipStatefulSetNotFound:
 		// Maybe a cluster of another input: the checks that need none are still made.
 		lookupErr = errNotInInput
