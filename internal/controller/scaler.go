@@ -83,7 +83,28 @@ var scalerAccountsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 	Help: "InnoDBClusters whose TriggerAuthentication maps the least-privilege MySQL account innokeda keeps (innokeda.io/scaler-account: managed).",
 })
 
-func init() { metrics.Registry.MustRegister(scalerAccountsGauge) }
+// scalerAccountFailuresTotal counts the ScalerAccountFailed Events the controller meant
+// to send (an Event over the budget is dropped, the count is not), by the step that failed.
+var scalerAccountFailuresTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "innokeda_scaler_account_failures_total",
+	Help: "Times the controller could not keep a cluster's scaler account (the Warning Event ScalerAccountFailed), by step: Validate, Grant, FindPrimary, Connect.",
+}, []string{"step"})
+
+// Steps of ScalerAccountFailed.
+var scalerAccountSteps = []string{"Validate", "Grant", "FindPrimary", "Connect"}
+
+func init() {
+	metrics.Registry.MustRegister(scalerAccountsGauge, scalerAccountFailuresTotal)
+	for _, step := range scalerAccountSteps {
+		scalerAccountFailuresTotal.WithLabelValues(step)
+	}
+}
+
+// scalerAccountFailed sends the Warning Event ScalerAccountFailed for step, and counts it.
+func (r *InnoDBClusterReconciler) scalerAccountFailed(cluster *innodbcluster.InnoDBCluster, step, format string, args ...any) {
+	scalerAccountFailuresTotal.WithLabelValues(step).Inc()
+	r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, step, format, args...)
+}
 
 // scalerAccounts remembers which clusters' TriggerAuthentications map the scaler account,
 // for the gauge; only the leader reconciles, so only its gauge counts.
@@ -127,7 +148,7 @@ func (r *InnoDBClusterReconciler) scalerWishOf(cluster *innodbcluster.InnoDBClus
 	case settings.Account != innodbcluster.ScalerAccountManaged:
 		return wishRoot, settings
 	case !r.opts.ScalerAccounts:
-		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Validate",
+		r.scalerAccountFailed(cluster, "Validate",
 			"annotation %s=%s: this innokeda runs with --scaler-accounts=false (Helm value scalerAccounts.enabled), so KEDA keeps polling as root",
 			innodbcluster.AnnotationScalerAccount, settings.Account)
 		return wishRoot, settings
@@ -183,7 +204,7 @@ func (r *InnoDBClusterReconciler) ensureScalerAccount(ctx context.Context, clust
 	var missing *scaleraccount.MissingTablesError
 	switch {
 	case errors.As(err, &missing):
-		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Grant",
+		r.scalerAccountFailed(cluster, "Grant",
 			"%v: the triggers that read it fail until it exists; innokeda grants it at its next pass", err)
 	case errors.Is(err, errNotServing):
 		return accountUnknown, notServingRetry, nil
@@ -393,11 +414,11 @@ func (r *InnoDBClusterReconciler) scalerFailed(ctx context.Context, cluster *inn
 	logf.FromContext(ctx).Info("Could not "+verb+" the scaler account", "error", err.Error())
 	msg := fmt.Sprintf("could not %s MySQL account %s@'%s': %v", verb, managed.ScalerUser, managed.ScalerHost, err)
 	if errors.Is(err, scaleraccount.ErrReadOnly) {
-		r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "FindPrimary",
+		r.scalerAccountFailed(cluster, "FindPrimary",
 			"%s; innokeda tries again in %v", msg, readOnlyRetry)
 		return readOnlyRetry
 	}
-	r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, "Connect", "%s", msg)
+	r.scalerAccountFailed(cluster, "Connect", "%s", msg)
 	return 0
 }
 

@@ -176,8 +176,12 @@ func TestManagedScalerAccount(t *testing.T) {
 	t.Run("a read-only server: a clear Event, the TriggerAuthentication kept", func(t *testing.T) {
 		setReadOnly(t, true)
 		t.Cleanup(func() { setReadOnly(t, false) })
+		failuresBefore := counter(t, "innokeda_scaler_account_failures_total", "step", "FindPrimary")
 		mustCreate(t, c, gen.ScaledObject(ns, "again", cluster.Name, gen.WithMySQLTrigger("SELECT COUNT(*) FROM testdb.testtable", "1")))
 		note := waitForEvent(t, c, cluster, corev1.EventTypeWarning, controller.ReasonScalerAccountFailed, "is not the primary: its read_only is ON")
+		if failures := counter(t, "innokeda_scaler_account_failures_total", "step", "FindPrimary"); failures <= failuresBefore {
+			t.Errorf("innokeda_scaler_account_failures_total{step=FindPrimary} %v, then %v: the failure is not counted", failuresBefore, failures)
+		}
 		if !strings.Contains(note, "innokeda tries again in 1m0s") {
 			t.Errorf("event: %s", note)
 		}
