@@ -88,6 +88,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	// With rotation, both servers serve the Secret's certificate from memory; otherwise
 	// each watches the files in --webhook-cert-dir.
 	var certificate *servingcert.Source
+	servingcert.WatchExpiry(o.WebhookCertDir)
 	if o.CertRotation {
 		certificate = servingcert.NewSource(o.WebhookCertDir)
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.GetCertificate = certificate.GetCertificate })
