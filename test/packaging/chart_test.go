@@ -144,9 +144,12 @@ func TestHelmChart(t *testing.T) {
 
 	t.Run("opt-ins are there when enabled, and only then", func(t *testing.T) {
 		everything := built(decode(t, helmBytes(t, ns, "-f", filepath.Join(harness.RepoRoot(), "charts", "innokeda", "ci", "everything-on-values.yaml"))))
-		for _, kind := range []string{"NetworkPolicy", "ServiceMonitor"} {
+		for _, kind := range []string{"NetworkPolicy", "ServiceMonitor", "PrometheusRule"} {
 			if objs.lookup(kind, chartPrefix+"innokeda") != nil {
 				t.Errorf("a %s by default", kind)
+			}
+			if everything.lookup(kind, chartPrefix+"innokeda") == nil {
+				t.Errorf("no %s when enabled", kind)
 			}
 		}
 		var np networkingv1.NetworkPolicy
