@@ -2,15 +2,20 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
 	admissionmetrics "k8s.io/apiserver/pkg/admission/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,6 +72,9 @@ func TestAlertsUseMetricsTheBinaryExports(t *testing.T) {
 	}
 	// The API server's, at the version the tests run: observed once, so that it is listed.
 	admissionmetrics.Metrics.ObserveWebhookFailOpen(ctx, "probe", "validating")
+	attributes := admission.NewAttributesRecord(nil, nil, schema.GroupVersionKind{Group: "keda.sh", Version: "v1alpha1", Kind: "ScaledObject"}, ns, "so",
+		schema.GroupVersionResource{Group: "keda.sh", Version: "v1alpha1", Resource: "scaledobjects"}, "", admission.Create, nil, false, nil)
+	admissionmetrics.Metrics.ObserveWebhook(ctx, "probe", time.Millisecond, false, attributes, "validating", 200)
 	families, err := legacyregistry.DefaultGatherer.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +82,11 @@ func TestAlertsUseMetricsTheBinaryExports(t *testing.T) {
 	for _, f := range families {
 		if strings.HasPrefix(f.GetName(), "apiserver_admission_") {
 			exported[f.GetName()] = true
+			if f.GetType() == dto.MetricType_HISTOGRAM {
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					exported[f.GetName()+suffix] = true
+				}
+			}
 		}
 	}
 
@@ -108,4 +121,33 @@ func TestAlertsUseMetricsTheBinaryExports(t *testing.T) {
 		t.Errorf("the alerts read %q: fewer metrics than alerts", used)
 	}
 	t.Logf("the alerts read %d metrics, each exported: %s", len(used), strings.Join(used, ", "))
+
+	// The dashboard's queries too (charts/innokeda/dashboards/innokeda.json).
+	data, err = os.ReadFile(filepath.Join(harness.RepoRoot(), "charts", "innokeda", "dashboards", "innokeda.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dashboard struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(data, &dashboard); err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for _, p := range dashboard.Panels {
+		for _, target := range p.Targets {
+			for _, m := range metricSelector.FindAllStringSubmatch(target.Expr, -1) {
+				if !exported[m[1]] {
+					t.Errorf("dashboard panel %q reads %s, which neither innokeda nor the API server exports", p.Title, m[1])
+				}
+				read++
+			}
+		}
+	}
+	if read < 15 {
+		t.Errorf("the dashboard reads %d metrics", read)
+	}
 }

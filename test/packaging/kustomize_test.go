@@ -283,7 +283,7 @@ func TestKustomizeOverlays(t *testing.T) {
 		{dir: "kustomize/base", replicas: 2, onUnreachable: "warn", auditInterval: "5m"},
 		{dir: "kustomize/overlays/dev", replicas: 1, onUnreachable: "warn", auditInterval: "1m", scalerAccounts: true},
 		{dir: "kustomize/overlays/prod", replicas: 3, onUnreachable: "deny", auditInterval: "5m", scalerAccounts: true, networkPolicy: true, serviceMonitor: true,
-			extra: []string{"NetworkPolicy/innokeda", "PodDisruptionBudget/innokeda", "PrometheusRule/innokeda", "ServiceMonitor/innokeda"}},
+			extra: []string{"ConfigMap/innokeda-dashboard", "NetworkPolicy/innokeda", "PodDisruptionBudget/innokeda", "PrometheusRule/innokeda", "ServiceMonitor/innokeda"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.dir, func(t *testing.T) {

@@ -1,13 +1,16 @@
 package packaging
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/innokeda/innokeda/test/harness"
@@ -99,4 +102,89 @@ func alertNames(t *testing.T, spec any) []string {
 		t.Fatal("no alerts")
 	}
 	return names
+}
+
+// dashboard is the part of a Grafana dashboard the tests read.
+type dashboard struct {
+	Title, UID string
+	Templating struct {
+		List []struct{ Name, Type string }
+	}
+	Panels []struct {
+		ID         int
+		Type       string
+		Title      string
+		GridPos    *struct{ H, W, X, Y int }
+		Datasource *struct{ UID string }
+		Targets    []struct {
+			RefID string `json:"refId"`
+			Expr  string
+		}
+	}
+}
+
+// TestGrafanaDashboard: one dashboard, shipped the same by the chart and the kustomize
+// component, each panel placed, on the dashboard's data source, with queries. (That the
+// queries read metrics innokeda exports: test/e2e.)
+func TestGrafanaDashboard(t *testing.T) {
+	root := harness.RepoRoot()
+	file, err := os.ReadFile(filepath.Join(root, "charts", "innokeda", "dashboards", "innokeda.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if component, err := os.ReadFile(filepath.Join(root, "kustomize", "components", "grafana-dashboard", "innokeda.json")); err != nil || string(component) != string(file) {
+		t.Errorf("kustomize/components/grafana-dashboard/innokeda.json is not charts/innokeda/dashboards/innokeda.json: copy it (%v)", err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(file, &d); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	var variables []string
+	for _, v := range d.Templating.List {
+		variables = append(variables, v.Type+" "+v.Name)
+	}
+	if d.UID == "" || d.Title == "" || !slices.Equal(variables, []string{"datasource datasource", "query job"}) {
+		t.Errorf("uid %q, title %q, variables %q", d.UID, d.Title, variables)
+	}
+	ids := map[int]bool{}
+	queries := 0
+	for _, p := range d.Panels {
+		if ids[p.ID] || p.ID == 0 || p.Title == "" || p.GridPos == nil || p.GridPos.W == 0 || p.GridPos.H == 0 || p.GridPos.X+p.GridPos.W > 24 {
+			t.Errorf("panel %d %q: an id of its own, a title and a place on the 24-column grid", p.ID, p.Title)
+		}
+		ids[p.ID] = true
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource == nil || p.Datasource.UID != "${datasource}" || len(p.Targets) == 0 {
+			t.Errorf("panel %q: on the dashboard's data source, with queries", p.Title)
+		}
+		for _, target := range p.Targets {
+			if target.Expr == "" || target.RefID == "" {
+				t.Errorf("panel %q: a query without an expression or refId", p.Title)
+			}
+			queries++
+		}
+	}
+	if queries < 10 {
+		t.Errorf("%d queries", queries)
+	}
+
+	for _, tc := range []struct {
+		name string
+		objs built
+	}{
+		{"the chart", built(decode(t, tool(t, "helm", "template", "innokeda", "charts/innokeda", "--namespace", "innokeda", "--kube-version", "1.37.2", "--set", "metrics.grafanaDashboard.enabled=true")))},
+		{"the prod overlay", built(decode(t, kustomizeBytes(t, "kustomize/overlays/prod")))},
+	} {
+		cm := tc.objs.lookup("ConfigMap", "innokeda-dashboard")
+		if cm == nil {
+			t.Errorf("%s: no ConfigMap innokeda-dashboard", tc.name)
+			continue
+		}
+		data, _, _ := unstructured.NestedString(cm.Object, "data", "innokeda.json")
+		if strings.TrimSpace(data) != strings.TrimSpace(string(file)) || cm.GetLabels()["grafana_dashboard"] != "1" {
+			t.Errorf("%s: the ConfigMap does not hold the dashboard under innokeda.json, labelled grafana_dashboard: \"1\" (labels %v)", tc.name, cm.GetLabels())
+		}
+	}
 }
