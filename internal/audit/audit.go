@@ -93,7 +93,9 @@ func New(cache client.Reader, checker Checker, recorder events.EventRecorder, o 
 }
 
 // SetupWithManager adds the audit to mgr; like every controller, it runs on the leader only.
+// Its lag is reported from then on (innokeda_audit_lag_seconds).
 func (a *Auditor) SetupWithManager(mgr ctrl.Manager) error {
+	current.Store(a)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("audit").
 		Watches(&kedav1alpha1.ScaledObject{}, handler.Funcs{
@@ -241,7 +243,9 @@ func (a *Auditor) record(ctx context.Context, so *kedav1alpha1.ScaledObject, ver
 		return
 	}
 	a.mu.Lock()
-	outcome, ev, next := decide(a.standings[key], verdict, time.Now(), a.opts.Interval)
+	now := time.Now()
+	outcome, ev, next := decide(a.standings[key], verdict, now, a.opts.Interval)
+	next.audited = now
 	a.standings[key] = next
 	a.updateGauges()
 	a.mu.Unlock()
@@ -260,6 +264,20 @@ func (a *Auditor) forget(key types.NamespacedName) {
 	defer a.mu.Unlock()
 	delete(a.standings, key)
 	a.updateGauges()
+}
+
+// lag is how far behind its interval the audit is at now: how much longer ago than one
+// interval the ScaledObject audited longest ago was audited, or 0.
+func (a *Auditor) lag(now time.Time) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var worst time.Duration
+	for _, s := range a.standings {
+		if !s.audited.IsZero() {
+			worst = max(worst, now.Sub(s.audited)-a.opts.Interval)
+		}
+	}
+	return worst
 }
 
 // updateGauges sets the gauges from the standings; a.mu is held.

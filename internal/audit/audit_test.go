@@ -4,10 +4,14 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -102,5 +106,27 @@ func TestOptions(t *testing.T) {
 		if _, err := New(nil, nil, nil, tc.o); err == nil || err.Error() != tc.want {
 			t.Errorf("New(%+v) = %v, want %q", tc.o, err, tc.want)
 		}
+	}
+}
+
+// The lag is how much longer ago than an interval the ScaledObject audited longest ago was
+// audited: 0 while every one is audited in time.
+func TestLag(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	a := &Auditor{opts: Options{Interval: 5 * time.Minute}, standings: map[types.NamespacedName]standing{
+		{Namespace: "db", Name: "recent"}: {audited: now.Add(-time.Minute)},
+		{Namespace: "db", Name: "never"}:  {}, // not audited yet: its first audit is spread over an interval
+	}}
+	if lag := a.lag(now); lag != 0 {
+		t.Errorf("lag %v, want 0", lag)
+	}
+	a.standings[types.NamespacedName{Namespace: "db", Name: "late"}] = standing{audited: now.Add(-8 * time.Minute)}
+	if lag := a.lag(now); lag != 3*time.Minute {
+		t.Errorf("lag %v, want 3m", lag)
+	}
+	current.Store(a)
+	defer current.Store(nil)
+	if got := testutil.ToFloat64(lagCollector{}); got < 180 {
+		t.Errorf("innokeda_audit_lag_seconds %v, want at least 180 (now is later than the test's now)", got)
 	}
 }

@@ -37,6 +37,8 @@ const maxNoteBytes = 1024
 
 // standing is what the audit last concluded about one ScaledObject.
 type standing struct {
+	// audited is when it was last audited (set by Auditor.record).
+	audited time.Time
 	failing bool
 	// note and warned are those of the last AuditFailed event.
 	note   string

@@ -1,6 +1,9 @@
 package audit
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -25,8 +28,27 @@ var (
 	})
 )
 
+// lagDesc: how far the audit is behind its interval, computed at each scrape.
+var lagDesc = prometheus.NewDesc("innokeda_audit_lag_seconds",
+	"How much longer ago than --audit-interval the ScaledObject audited longest ago was audited: 0 while every one is audited within an interval; rising when --audit-rate is too low for the ScaledObjects in scope. Only the leader audits: other replicas report 0.", nil, nil)
+
+// current is the Auditor whose lag the metric reports.
+var current atomic.Pointer[Auditor]
+
+type lagCollector struct{}
+
+func (lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
+
+func (lagCollector) Collect(ch chan<- prometheus.Metric) {
+	lag := 0.0
+	if a := current.Load(); a != nil {
+		lag = a.lag(time.Now()).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, lag)
+}
+
 func init() {
-	metrics.Registry.MustRegister(runsTotal, failingGauge, auditedGauge, rateWaitSeconds)
+	metrics.Registry.MustRegister(runsTotal, failingGauge, auditedGauge, rateWaitSeconds, lagCollector{})
 	for _, outcome := range []string{OutcomePassed, OutcomeFailed, OutcomeUnchecked} {
 		runsTotal.WithLabelValues(outcome)
 	}

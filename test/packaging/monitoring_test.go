@@ -65,7 +65,7 @@ func TestAlertingRules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "alerts_test.yaml"), tests, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := promtool(t, "check", "rules", filepath.Join(dir, "rules.yaml")); !strings.Contains(out, "SUCCESS: 8 rules found") {
+	if out := promtool(t, "check", "rules", filepath.Join(dir, "rules.yaml")); !strings.Contains(out, "SUCCESS: 9 rules found") {
 		t.Errorf("promtool check rules:\n%s", out)
 	}
 	promtool(t, "test", "rules", filepath.Join(dir, "alerts_test.yaml"))
