@@ -218,9 +218,6 @@ func withLimits(cfg *rest.Config, qps float64, burst int) *rest.Config {
 
 // Run parses args, then runs the manager until ctx is done.
 func Run(ctx context.Context, args []string) error {
-	if len(args) > 0 && args[0] == "lint" {
-		os.Exit(Lint(args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
 	return run(ctx, args, os.Stderr)
 }
 

@@ -135,17 +135,20 @@ type FillOptions struct {
 }
 
 // Fill decides what the mutating webhook fills into so, and returns the facts it read for
-// the checks that follow: nothing for an object over the limits (SkipTooCostly, the
-// validating webhook denies it), nothing for one that is not a database's (the target's
-// Skip), else autofill.Decide on the facts read from cache and secrets (FillFacts). The
+// the checks that follow: nothing for one whose target is no database's (the target's
+// Skip), nothing for one over the limits (SkipTooCostly: the validating webhook denies it
+// when it is in scope), else autofill.Decide on the facts read from cache and secrets (FillFacts). The
 // error is a lookup that failed.
 func Fill(ctx context.Context, cache, secrets client.Reader, so *kedav1alpha1.ScaledObject, o FillOptions) (autofill.Result, autofill.Facts, *LookupError) {
-	if costly := validation.Cost(so, o.Limits.OrDefault()); len(costly) > 0 {
-		return autofill.Result{Skip: SkipTooCostly, Object: so, Warnings: []string{"innokeda filled nothing: the ScaledObject " + costly.ErrorList().ToAggregate().Error()}}, autofill.Facts{}, nil
-	}
 	kind, name, skip := autofill.TargetOf(so)
 	if skip != "" {
 		return autofill.Result{Skip: skip, Object: so}, autofill.Facts{}, nil
+	}
+	// Before any lookup: an object's cost is bounded before any work. (Whether its target
+	// is a cluster's takes a lookup; the validating webhook, which makes it anyway for its
+	// dry-runs, bounds the cost of what is in scope only.)
+	if costly := validation.Cost(so, o.Limits.OrDefault()); len(costly) > 0 {
+		return autofill.Result{Skip: SkipTooCostly, Object: so, Warnings: []string{"innokeda filled nothing: the ScaledObject " + costly.ErrorList().ToAggregate().Error()}}, autofill.Facts{}, nil
 	}
 	facts, err := FillFacts(ctx, cache, secrets, so, kind, name, o.ClusterDomain, o.ScalerAccounts)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -131,8 +132,12 @@ Flags:
 }
 
 // writeFixes writes files with fixes applied: back into the files that change when
-// inPlace, else every file's content to stdout, in input order, as one stream.
+// inPlace, else every file's content to stdout, in input order, as one stream. Every file
+// is fixed before anything is written: a file that cannot be fixed leaves them all as they
+// were.
 func writeFixes(files []manifests.File, fixes []Fix, inPlace bool, stdout io.Writer) error {
+	fixed := make([][]byte, len(files))
+	changed := make([]bool, len(files))
 	for i, f := range files {
 		patches := map[int][]jsonpatch.Operation{}
 		for _, fx := range fixes {
@@ -140,34 +145,69 @@ func writeFixes(files []manifests.File, fixes []Fix, inPlace bool, stdout io.Wri
 				patches[fx.Line] = append(patches[fx.Line], fx.Ops...)
 			}
 		}
-		fixed, err := manifests.Apply(f.Data, patches)
+		out, err := manifests.Apply(f.Data, patches)
 		if err != nil {
-			return fmt.Errorf("%s: %w", f.Source, err)
+			return fmt.Errorf("%s: %w; nothing was written", f.Source, err)
 		}
-		if inPlace {
-			if len(patches) == 0 {
-				continue
+		fixed[i], changed[i] = out, len(patches) > 0
+	}
+	if inPlace {
+		for i, f := range files {
+			if info, err := os.Lstat(f.Source); changed[i] && (err != nil || !info.Mode().IsRegular()) {
+				return fmt.Errorf("%s: --write writes only regular files, not a symbolic link or a device (%v); nothing was written", f.Source, err)
 			}
-			info, err := os.Stat(f.Source)
-			if err != nil {
-				return err
+		}
+		for i, f := range files {
+			if changed[i] {
+				if err := replaceFile(f.Source, fixed[i]); err != nil {
+					return err
+				}
 			}
-			if err := os.WriteFile(f.Source, fixed, info.Mode().Perm()); err != nil {
-				return err
-			}
-			continue
 		}
-		if i > 0 && !bytes.HasPrefix(fixed, []byte("---")) {
-			fixed = append([]byte("---\n"), fixed...)
+		return nil
+	}
+	for i, out := range fixed {
+		if i > 0 && !bytes.HasPrefix(out, []byte("---")) {
+			out = append([]byte("---\n"), out...)
 		}
-		if len(fixed) > 0 && fixed[len(fixed)-1] != '\n' {
-			fixed = append(fixed, '\n')
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
 		}
-		if _, err := stdout.Write(fixed); err != nil {
+		if _, err := stdout.Write(out); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// replaceFile replaces the regular file path by data, keeping its mode: written beside it,
+// then renamed over it, so that it is never half written. A symbolic link is refused: it
+// may point out of the tree being fixed.
+func replaceFile(path string, data []byte) error {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s: --write writes only regular files, not a symbolic link or a device", path)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".innokeda-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // once renamed, there is nothing to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(info.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 var writers = map[string]func(io.Writer, Report) error{"text": writeText, "json": writeJSON, "sarif": writeSARIF}

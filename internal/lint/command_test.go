@@ -288,3 +288,49 @@ func TestCommandFix(t *testing.T) {
 		}
 	}
 }
+
+// --fix rewrites only what it can keep as it was, and --write writes nothing unless it can
+// write everything, never through a symbolic link.
+func TestCommandFixRefusesWhatItCannotKeep(t *testing.T) {
+	so := scaledObject("so", "mycluster", "SELECT COUNT(*) FROM app.jobs")
+	for _, tc := range []struct{ name, file, text, want string }{
+		{"a separator line with more on it", "sep.yaml", cluster + "--- # the ScaledObject\n" + so, "a document separator line holds more than ---"},
+		{"CRLF", "crlf.yaml", strings.ReplaceAll(cluster+"---\n"+so, "\n", "\r\n"), "its lines end in CRLF"},
+		{"JSON", "so.json", `{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "so"}, "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "mycluster"}, "triggers": [{"type": "mysql", "metadata": {"query": "SELECT 1", "queryValue": "1"}}]}}`, "it is JSON"},
+		{"aliases", "alias.yaml", cluster + "---\n" + strings.Replace(so, "  triggers:\n", "  triggers: &t\n", 1), "YAML anchors or aliases"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			clusterFile := writeFile(t, dir, "a-cluster.yaml", cluster)
+			good := writeFile(t, dir, "b-good.yaml", so)
+			bad := writeFile(t, dir, tc.file, tc.text)
+			before, _ := os.ReadFile(good)
+			code, _, stderr := run(t, "", "--fix", "--write", clusterFile, good, bad)
+			if code != ExitError || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "nothing was written") {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+			if after, _ := os.ReadFile(bad); string(after) != tc.text {
+				t.Errorf("the file it cannot keep was changed:\n%s", after)
+			}
+			if after, _ := os.ReadFile(good); string(after) != string(before) {
+				t.Errorf("another file was written before the refusal")
+			}
+		})
+	}
+	t.Run("a symbolic link", func(t *testing.T) {
+		dir, outside := t.TempDir(), t.TempDir()
+		victim := writeFile(t, outside, "victim.yaml", so)
+		clusterFile := writeFile(t, dir, "cluster.yaml", cluster)
+		link := filepath.Join(dir, "so.yaml")
+		if err := os.Symlink(victim, link); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := run(t, "", "--fix", "--write", clusterFile, link)
+		if code != ExitError || !strings.Contains(stderr, "not a symbolic link") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+		if after, _ := os.ReadFile(victim); string(after) != so {
+			t.Errorf("written through the link:\n%s", after)
+		}
+	})
+}

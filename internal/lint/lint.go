@@ -6,7 +6,6 @@ package lint
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/check"
@@ -169,6 +169,9 @@ func Lint(input []manifests.Object, o Options) Report {
 			namespace = ""
 		}
 		if report.decode(m, obj, namespace) {
+			if namespace == "" {
+				obj.SetNamespace("") // cluster-scoped: the API server drops a namespace given
+			}
 			report.add(m, facts.add(obj))
 			if cluster, ok := obj.(*innodbcluster.InnoDBCluster); ok {
 				report.add(m, addDerived(facts, cluster))
@@ -202,7 +205,9 @@ func addDerived(facts *objects, cluster *innodbcluster.InnoDBCluster) error {
 // decode reads m into obj, in namespace when the manifest names none (and obj is
 // namespaced); a failure is a finding.
 func (r *Report) decode(m manifests.Object, obj client.Object, namespace string) bool {
-	if err := json.Unmarshal(m.JSON, obj); err != nil {
+	// As the API server decodes: case-sensitively (encoding/json would take "triggerſ" for
+	// "triggers", and lint would judge another object than admission does).
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(m.JSON, obj); err != nil {
 		r.Findings = append(r.Findings, Finding{Rule: RuleUnreadable, Severity: Error, File: m.Source, Line: m.Line,
 			Object: objectName(m.GVK.Kind, m.Namespace, m.Name), Message: fmt.Sprintf("the %s does not decode, and the API server would refuse it too: %v", m.GVK.Kind, err)})
 		return false
@@ -244,10 +249,22 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 	}
 	var lookupErr error
 	switch result.Skip {
-	case "", check.SkipTooCostly:
-		// Too costly: nothing is filled, and the checks deny it, as at admission.
+	case "":
+	case check.SkipTooCostly:
+		// Nothing is filled; the validating webhook denies it when it is in scope, which
+		// lint, whose reads are free, looks up as the webhook does.
+		kind, name, _ := autofill.TargetOf(so)
+		target, err := check.LookupTarget(context.Background(), facts, facts, so.Namespace, kind, name)
+		if skip, _ := autofill.Scope(so, target); err != nil || skip != "" {
+			return
+		}
 	case autofill.SkipClusterNotFound, autofill.SkipStatefulSetNotFound:
-		// Maybe a cluster of another input: the checks that need none are still made.
+		// With a mysql trigger, maybe a cluster of another input: the checks that need none
+		// are still made. Without, another workload's (a Kafka consumer's StatefulSet), which
+		// admission leaves alone.
+		if !slices.ContainsFunc(so.Spec.Triggers, func(t kedav1alpha1.ScaleTriggers) bool { return t.Type == autofill.MySQLTriggerType }) {
+			return
+		}
 		lookupErr = errNotInInput
 	case autofill.SkipNotAnnotated:
 		// Admission leaves it alone; KEDA does not, and the operator's pods run sidecar first.
@@ -256,9 +273,16 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 				"not set, so KEDA resolves the triggers' env from the first container of the MySQL Operator's pods, %s, not %s: set it to %s, or annotate InnoDBCluster %s %s: \"true\" for innokeda to fill and check it",
 				fillFacts.Containers()[0], innodbcluster.MySQLContainer, innodbcluster.MySQLContainer, fillFacts.Cluster.Name, innodbcluster.AnnotationAutofill))
 		}
+		for _, w := range result.Warnings {
+			finding(RuleWarning, Warning, "", w)
+		}
 		return
 	default:
-		return // out of scope at admission too (not annotated, another workload)
+		// Out of scope at admission too; what it warns about, lint does.
+		for _, w := range result.Warnings {
+			finding(RuleWarning, Warning, "", w)
+		}
+		return
 	}
 	if ops := fixesOf(result.Patch); result.Skip == "" && len(ops) > 0 {
 		r.Fixes = append(r.Fixes, Fix{File: at.Source, Line: at.Line, Ops: ops})

@@ -5,7 +5,6 @@ package manifests
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	sigsjson "sigs.k8s.io/json"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -226,7 +226,7 @@ func objectOf(source string, node *yaml.Node) (Object, error) {
 			Namespace string `json:"namespace"`
 		} `json:"metadata"`
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &head); err != nil { // as the API server reads it
 		return Object{}, fmt.Errorf("is not a Kubernetes object: %w", err)
 	}
 	if head.APIVersion == "" || head.Kind == "" {

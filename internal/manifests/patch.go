@@ -20,6 +20,12 @@ import (
 // written anew (their comments kept, two spaces of indent); every other byte is left as
 // it was.
 func Apply(data []byte, patches map[int][]jsonpatch.Operation) ([]byte, error) {
+	if len(patches) == 0 {
+		return data, nil
+	}
+	if err := rewritable(data); err != nil {
+		return nil, fmt.Errorf("cannot be rewritten faithfully (%w): write the fills into it by hand", err)
+	}
 	lines := splitLines(data)
 	// Documents start at a separator line; chunk k holds lines [starts[k], starts[k+1]).
 	starts := []int{0}
@@ -38,6 +44,11 @@ func Apply(data []byte, patches map[int][]jsonpatch.Operation) ([]byte, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if hasAliases(&doc) {
+			if _, ok := targetOf(&doc, patches); ok {
+				return nil, errors.New("cannot be rewritten faithfully (a document to fill uses YAML anchors or aliases, which a patch would change everywhere they are used): write the fills into it by hand")
+			}
 		}
 		changed, err := applyAt(&doc, patches)
 		if err != nil || !changed {
@@ -91,8 +102,53 @@ func Apply(data []byte, patches map[int][]jsonpatch.Operation) ([]byte, error) {
 
 // isSeparator tells whether line starts a YAML document.
 func isSeparator(line string) bool {
-	l := strings.TrimRight(line, "\r\n")
-	return l == "---" || strings.HasPrefix(l, "--- ")
+	return strings.HasPrefix(line, "---") && strings.TrimSpace(strings.TrimPrefix(line, "---")) == "" ||
+		strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "---\t")
+}
+
+// rewritable says why Apply cannot keep what it does not change in data: the documents
+// are cut at separator lines, and a line that holds more than the separator, a JSON file
+// (rewritten, it would be YAML) or CRLF line endings (rewritten documents would have LF)
+// would not come back as they were.
+func rewritable(data []byte) error {
+	if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return errors.New("it is JSON")
+	}
+	if bytes.Contains(data, []byte("\r\n")) {
+		return errors.New("its lines end in CRLF")
+	}
+	for _, l := range splitLines(data) {
+		if isSeparator(l) && strings.TrimSpace(strings.TrimPrefix(l, "---")) != "" {
+			return errors.New("a document separator line holds more than ---")
+		}
+	}
+	return nil
+}
+
+// hasAliases tells whether n, or anything in it, is an anchor or an alias.
+func hasAliases(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return true
+	}
+	return slices.ContainsFunc(n.Content, hasAliases)
+}
+
+// targetOf is the object of doc that patches holds operations for, if any.
+func targetOf(doc *yaml.Node, patches map[int][]jsonpatch.Operation) (*yaml.Node, bool) {
+	if len(doc.Content) == 0 {
+		return nil, false
+	}
+	root := doc.Content[0]
+	targets := []*yaml.Node{root}
+	if items := mappingValue(root, "items"); items.Kind == yaml.SequenceNode {
+		targets = append(targets, items.Content...)
+	}
+	for _, t := range targets {
+		if _, ok := patches[t.Line]; ok {
+			return t, true
+		}
+	}
+	return nil, false
 }
 
 // applyAt applies the operations of each object of doc (the document's root, or a List's
