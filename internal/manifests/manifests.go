@@ -27,6 +27,29 @@ const Stdin = "-"
 // what keeps a mistaken path (a disk image, /dev/zero) from filling memory.
 const MaxFileBytes = 64 << 20
 
+// MaxObjectBytes bounds one object: what the API server accepts in a request.
+const MaxObjectBytes = 3 << 20
+
+// expandedSize is about how many bytes n takes once its aliases are expanded; sizes of
+// aliased nodes are counted once each and remembered in seen, and the count stops growing
+// past MaxObjectBytes.
+func expandedSize(n *yaml.Node, seen map[*yaml.Node]int) int {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if size, ok := seen[n]; ok {
+		return size
+	}
+	size := len(n.Value) + 4
+	for _, c := range n.Content {
+		if size += expandedSize(c, seen); size > MaxObjectBytes {
+			break
+		}
+	}
+	seen[n] = size
+	return size
+}
+
 // Object is one object of the input.
 type Object struct {
 	Source string // the file it was read from, or Stdin
@@ -185,11 +208,13 @@ func objectsOf(source string, doc *yaml.Node) ([]Object, []Error) {
 	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
 		return nil, nil // an empty document, or only comments
 	}
-	object, err := objectOf(source, node)
-	if err != nil {
-		return nil, []Error{{Source: source, Line: node.Line, Err: err}}
-	}
-	if !strings.HasSuffix(object.GVK.Kind, "List") || object.GVK.Group != "" || object.GVK.Version != "v1" {
+	// A List is read item by item: each item, not the List, is an object the API server
+	// would take, and bound.
+	if kind := mappingValue(node, "kind").Value; !strings.HasSuffix(kind, "List") || mappingValue(node, "apiVersion").Value != "v1" {
+		object, err := objectOf(source, node)
+		if err != nil {
+			return nil, []Error{{Source: source, Line: node.Line, Err: err}}
+		}
 		return []Object{object}, nil
 	}
 	var objects []Object
@@ -209,6 +234,11 @@ func objectsOf(source string, doc *yaml.Node) ([]Object, []Error) {
 func objectOf(source string, node *yaml.Node) (Object, error) {
 	if node.Kind != yaml.MappingNode {
 		return Object{}, errors.New("is not an object (a mapping with apiVersion and kind)")
+	}
+	// Bounded before it is converted: aliases are expanded into the JSON, so that a small
+	// file could otherwise become any size.
+	if size := expandedSize(node, map[*yaml.Node]int{}); size > MaxObjectBytes {
+		return Object{}, fmt.Errorf("is larger than the %d MiB the API server accepts (about %d MiB, its aliases expanded)", MaxObjectBytes>>20, size>>20)
 	}
 	text, err := yaml.Marshal(node)
 	if err != nil {

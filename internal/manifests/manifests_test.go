@@ -118,3 +118,22 @@ func TestReadBoundsAFile(t *testing.T) {
 		t.Errorf("errors %v", errs)
 	}
 }
+
+// An object is bounded before it is converted, its aliases counted as what they expand to:
+// a 1 MiB string aliased 10 times is refused, not expanded.
+func TestParseBoundsAnObject(t *testing.T) {
+	text := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  a: &big " + strings.Repeat("x", 1<<20) + "\n"
+	for i := range 10 {
+		text += "  k" + string(rune('a'+i)) + ": *big\n"
+	}
+	objects, errs := Parse("big.yaml", []byte(text))
+	if len(objects) != 0 || len(errs) != 1 || !strings.Contains(errs[0].Error(), "big.yaml:1: is larger than the 3 MiB the API server accepts") {
+		t.Errorf("%d objects, errors %v", len(objects), errs)
+	}
+	// A List's items are bounded each, not the List.
+	item := "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: x}\n  data: {a: " + strings.Repeat("y", 1<<20) + "}\n"
+	objects, errs = Parse("list.yaml", []byte("apiVersion: v1\nkind: List\nitems:\n"+strings.Repeat(item, 4)))
+	if len(objects) != 4 || len(errs) != 0 {
+		t.Errorf("a List of four 1 MiB objects: %d objects, errors %v", len(objects), errs)
+	}
+}
