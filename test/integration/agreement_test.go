@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/innokeda/innokeda/internal/app"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -61,7 +62,7 @@ func TestLintAgreesWithAdmission(t *testing.T) {
 	// The cluster's manifest, as Git holds it: what was created, without what the API
 	// server set.
 	manifest := gen.InnoDBCluster(ns, cluster.Name, gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))
-	clusterJSON, err := json.Marshal(manifest)
+	clusterYAML, err := yaml.Marshal(manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +75,12 @@ func TestLintAgreesWithAdmission(t *testing.T) {
 	for i, tc := range corpus {
 		t.Run(tc.name, func(t *testing.T) {
 			so := gen.ScaledObject(ns, fmt.Sprintf("case-%d", i), "mycluster", tc.opts...)
-			soJSON, err := json.Marshal(so)
+			soYAML, err := yaml.Marshal(so)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Lint first: the corpus file as Git would hold it.
-			data := append(append(clusterJSON, "\n---\n"...), soJSON...)
+			data := append(append(clusterYAML, "---\n"...), soYAML...)
 			input, errs := manifests.Parse("corpus.yaml", data)
 			if len(errs) > 0 {
 				t.Fatal(errs)
