@@ -177,23 +177,34 @@ func readFile(file string, stdin io.Reader) ([]byte, error) {
 func Parse(source string, data []byte) ([]Object, []Error) {
 	var objects []Object
 	var errs []Error
+	err := eachDocument(data, func(doc *yaml.Node) error {
+		o, e := objectsOf(source, doc)
+		objects, errs = append(objects, o...), append(errs, e...)
+		return nil
+	})
+	if err != nil {
+		// The YAML parser cannot go past a syntax error: the rest of the file is lost,
+		// and the error says where it stopped.
+		errs = append(errs, Error{Source: source, Line: lineOf(err), Err: err})
+	}
+	return objects, errs
+}
+
+// eachDocument calls fn with each YAML document of data, in order, until fn or the parser
+// returns an error, which it returns.
+func eachDocument(data []byte, fn func(*yaml.Node) error) error {
 	decoder := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
-		err := decoder.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
+		if err := decoder.Decode(&doc); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
 		}
-		if err != nil {
-			// The YAML parser cannot go past a syntax error: the rest of the file is lost,
-			// and the error says where it stopped.
-			errs = append(errs, Error{Source: source, Line: lineOf(err), Err: err})
-			break
+		if err := fn(&doc); err != nil {
+			return err
 		}
-		o, e := objectsOf(source, &doc)
-		objects, errs = append(objects, o...), append(errs, e...)
 	}
-	return objects, errs
 }
 
 // objectsOf reads one document: an object, a List of them, or nothing.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,27 +34,14 @@ func Apply(data []byte, patches map[int][]jsonpatch.Operation) ([]byte, error) {
 		}
 	}
 	replaced := map[int][]byte{} // chunk -> its document, written anew
-	decoder := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml.Node
-		err := decoder.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
+	err := eachDocument(data, func(doc *yaml.Node) error {
+		patched := func(n *yaml.Node) bool { _, ok := patches[n.Line]; return ok }
+		if hasAliases(doc) && slices.ContainsFunc(objectNodes(doc), patched) {
+			return errors.New("cannot be rewritten faithfully (a document to fill uses YAML anchors or aliases, which a patch would change everywhere they are used): write the fills into it by hand")
 		}
-		if err != nil {
-			return nil, err
-		}
-		if hasAliases(&doc) {
-			if _, ok := targetOf(&doc, patches); ok {
-				return nil, errors.New("cannot be rewritten faithfully (a document to fill uses YAML anchors or aliases, which a patch would change everywhere they are used): write the fills into it by hand")
-			}
-		}
-		changed, err := applyAt(&doc, patches)
+		changed, err := applyAt(doc, patches)
 		if err != nil || !changed {
-			if err != nil {
-				return nil, err
-			}
-			continue
+			return err
 		}
 		root := doc.Content[0]
 		// The lines before the document's first line are kept as they are: the comments
@@ -68,7 +54,7 @@ func Apply(data []byte, patches map[int][]jsonpatch.Operation) ([]byte, error) {
 		enc := yaml.NewEncoder(&b)
 		enc.SetIndent(2)
 		if err := enc.Encode(root); err != nil {
-			return nil, err
+			return err
 		}
 		// The chunk that holds the document's first line (Line counts from 1).
 		chunk, found := slices.BinarySearch(starts, root.Line-1)
@@ -76,6 +62,10 @@ func Apply(data []byte, patches map[int][]jsonpatch.Operation) ([]byte, error) {
 			chunk--
 		}
 		replaced[chunk] = b.Bytes()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var out bytes.Buffer
 	for k, begin := range starts {
@@ -133,37 +123,24 @@ func hasAliases(n *yaml.Node) bool {
 	return slices.ContainsFunc(n.Content, hasAliases)
 }
 
-// targetOf is the object of doc that patches holds operations for, if any.
-func targetOf(doc *yaml.Node, patches map[int][]jsonpatch.Operation) (*yaml.Node, bool) {
+// objectNodes are the objects of doc: its root, and a List's items.
+func objectNodes(doc *yaml.Node) []*yaml.Node {
 	if len(doc.Content) == 0 {
-		return nil, false
+		return nil
 	}
 	root := doc.Content[0]
-	targets := []*yaml.Node{root}
+	nodes := []*yaml.Node{root}
 	if items := mappingValue(root, "items"); items.Kind == yaml.SequenceNode {
-		targets = append(targets, items.Content...)
+		nodes = append(nodes, items.Content...)
 	}
-	for _, t := range targets {
-		if _, ok := patches[t.Line]; ok {
-			return t, true
-		}
-	}
-	return nil, false
+	return nodes
 }
 
 // applyAt applies the operations of each object of doc (the document's root, or a List's
 // items) that byLine holds, and tells whether any was.
 func applyAt(doc *yaml.Node, byLine map[int][]jsonpatch.Operation) (bool, error) {
-	if len(doc.Content) == 0 {
-		return false, nil
-	}
-	root := doc.Content[0]
-	targets := []*yaml.Node{root}
-	if items := mappingValue(root, "items"); items.Kind == yaml.SequenceNode {
-		targets = append(targets, items.Content...)
-	}
 	changed := false
-	for _, t := range targets {
+	for _, t := range objectNodes(doc) {
 		ops, ok := byLine[t.Line]
 		if !ok {
 			continue
