@@ -10,7 +10,7 @@ BENCHTIME ?= 2s
 # envtest's kube-apiserver and etcd, built from Go modules on first use (see hack/envtest-assets.sh).
 ENVTEST_ASSETS = $$(hack/envtest-assets.sh)
 
-.PHONY: all build lint test unit fuzz bench demo envtest mariadb docker-build clean helm-docs docs
+.PHONY: all build lint test unit fuzz bench demo envtest mariadb docker-build clean helm-docs docs tools
 
 all: lint build
 
@@ -48,9 +48,17 @@ mariadb: ## The tests and the demo start their own MariaDB server: install its b
 # One package at a time (-p 1): the suites start API servers and MariaDB servers and hold
 # dry-runs to their 2 s budget; run side by side on two cores, they starved each other into
 # timeouts (300 concurrent admissions, 2 timed out).
-test: lint mariadb ## Everything: unit, integration (envtest), about 10 s of fuzzing per target, with -race.
+test: lint mariadb tools ## Everything: unit, integration (envtest), about 10 s of fuzzing per target, with -race.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -p 1 ./...
 	$(MAKE) --no-print-directory fuzz
+
+# The pinned tools the packaging tests run (helm, kustomize, promtool), built here so that
+# their first build on a new machine (minutes for promtool's dependencies) is not paid
+# inside a test's timeout.
+tools: ## Build the pinned tools the tests run.
+	$(GO) tool -modfile=tools/packaging/go.mod helm version >/dev/null
+	$(GO) tool -modfile=tools/packaging/go.mod kustomize version >/dev/null
+	$(GO) tool -modfile=tools/monitoring/go.mod promtool --version >/dev/null
 
 unit: ## The tests that need no Kubernetes API server (MariaDB is started where needed).
 	$(GO) test -race -count=1 ./internal/... ./webhook/...
