@@ -199,9 +199,10 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 // is sized for), and takes at most half of them: admissions wait on the rest.
 func setupAudit(mgr manager.Manager, validator *innokedawebhook.ScaledObjectValidator, o Options) error {
 	auditor, err := audit.New(mgr.GetClient(), validator.Engine(), mgr.GetEventRecorder("innokeda"), audit.Options{
-		Interval: o.AuditInterval,
-		Rate:     o.AuditRate,
-		Workers:  max(1, o.MaxConcurrentDryRuns/2),
+		Interval:    o.AuditInterval,
+		Rate:        o.AuditRate,
+		ClusterRate: o.AuditClusterRate,
+		Workers:     max(1, o.MaxConcurrentDryRuns/2),
 	})
 	if err != nil {
 		return err

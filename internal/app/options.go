@@ -65,9 +65,11 @@ type Options struct {
 	MaxQueryBytes    int
 
 	// AuditInterval is how often the leader audits each ScaledObject in scope again; 0
-	// turns the audit off. AuditRate bounds the audits begun per second.
-	AuditInterval time.Duration
-	AuditRate     float64
+	// turns the audit off. AuditRate bounds the audits begun per second in all,
+	// AuditClusterRate those of any one InnoDBCluster's ScaledObjects.
+	AuditInterval    time.Duration
+	AuditRate        float64
+	AuditClusterRate float64
 
 	// The rate limits of the controller's (and the cache's) API client.
 	KubeAPIQPS   float64
@@ -121,7 +123,8 @@ func DefaultOptions() Options {
 		MaxQueryBytes:                  validation.DefaultLimits.MaxQueryBytes,
 		KEDANamespace:                  "keda",
 		AuditInterval:                  5 * time.Minute,
-		AuditRate:                      5,
+		AuditRate:                      20,
+		AuditClusterRate:               0.5,
 		KubeAPIQPS:                     50,
 		KubeAPIBurst:                   100,
 		AdmissionAPIQPS:                100,
@@ -176,7 +179,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	})
 	fs.Func("dry-run-allowed-host", "A further host name dry-runs may connect to, by DNS, beyond the target InnoDBCluster's own services (repeatable).", appendName(&o.DryRunAllowedHosts, "host name"))
 	fs.DurationVar(&o.AuditInterval, "audit-interval", o.AuditInterval, "How often the leader checks each ScaledObject in scope again, as the validating webhook would (dry-run included), and emits AuditFailed/AuditPassed Events on it; 0 turns the audit off.")
-	fs.Float64Var(&o.AuditRate, "audit-rate", o.AuditRate, "Most audits begun per second; keep it above the ScaledObjects in scope divided by --audit-interval in seconds. Audits use at most half of --dry-run-max-concurrent.")
+	fs.Float64Var(&o.AuditRate, "audit-rate", o.AuditRate, "Most audits begun per second in all; keep it above the ScaledObjects in scope divided by --audit-interval in seconds. Audits use at most half of --dry-run-max-concurrent.")
+	fs.Float64Var(&o.AuditClusterRate, "audit-cluster-rate", o.AuditClusterRate, "Most audits begun per second of the ScaledObjects of any one InnoDBCluster (each audit dry-runs its queries on that cluster's MySQL); keep it above the most ScaledObjects one cluster has divided by --audit-interval in seconds.")
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the controller's API client may make (watches excepted).")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of the controller's API client.")
 	fs.Float64Var(&o.AdmissionAPIQPS, "admission-api-qps", o.AdmissionAPIQPS, "Requests per second the webhooks' own API client may make (it reads Secrets for dry-runs); the controller's client is separate.")
@@ -238,8 +242,13 @@ func (o *Options) Validate() error {
 	if o.AuditInterval < 0 {
 		return fmt.Errorf("--audit-interval must not be negative (0 turns the audit off), not %v", o.AuditInterval)
 	}
-	if o.AuditInterval > 0 && (!(o.AuditRate > 0) || math.IsInf(o.AuditRate, 1)) {
-		return fmt.Errorf("--audit-rate must be a positive number, not %v", o.AuditRate)
+	for _, r := range []struct {
+		flag  string
+		value float64
+	}{{"audit-rate", o.AuditRate}, {"audit-cluster-rate", o.AuditClusterRate}} {
+		if o.AuditInterval > 0 && (!(r.value > 0) || math.IsInf(r.value, 1)) {
+			return fmt.Errorf("--%s must be a positive number, not %v", r.flag, r.value)
+		}
 	}
 	if o.MaxMySQLTriggers < 1 || o.MaxQueryBytes < 1 {
 		return fmt.Errorf("--max-mysql-triggers and --max-query-bytes must be at least 1, not %d and %d", o.MaxMySQLTriggers, o.MaxQueryBytes)

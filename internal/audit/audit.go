@@ -34,8 +34,9 @@ import (
 
 // Checker checks a ScaledObject as the validating webhook does (check.Engine).
 type Checker interface {
-	// InScope tells, from the cache and without MySQL, whether Check would check so.
-	InScope(ctx context.Context, so *kedav1alpha1.ScaledObject) (bool, error)
+	// InScope tells, from the cache and without MySQL, whether Check would check so, and
+	// the name of the InnoDBCluster it would check it against.
+	InScope(ctx context.Context, so *kedav1alpha1.ScaledObject) (inScope bool, cluster string, err error)
 	// CheckStored runs every check within the webhook's time budget and dry-run slots,
 	// for a ScaledObject that is already stored.
 	CheckStored(ctx context.Context, so *kedav1alpha1.ScaledObject) validation.Verdict
@@ -45,8 +46,12 @@ type Checker interface {
 type Options struct {
 	// Interval is how often each ScaledObject is audited; it must be positive.
 	Interval time.Duration
-	// Rate bounds the audits begun per second, however many ScaledObjects are due.
+	// Rate bounds the audits begun per second in all, however many ScaledObjects are due:
+	// innokeda's own share of work, Secret reads and dry-run slots.
 	Rate float64
+	// ClusterRate bounds the audits begun per second of the ScaledObjects of any one
+	// InnoDBCluster: each database's share, whatever the size of the fleet.
+	ClusterRate float64
 	// Workers is how many audits run at once, each holding at most one dry-run slot.
 	Workers int
 }
@@ -58,6 +63,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("the audit interval must be positive, not %v", o.Interval)
 	case o.Rate <= 0:
 		return fmt.Errorf("the audit rate must be positive, not %v", o.Rate)
+	case o.ClusterRate <= 0:
+		return fmt.Errorf("the audit rate per cluster must be positive, not %v", o.ClusterRate)
 	case o.Workers < 1:
 		return fmt.Errorf("the audit needs at least 1 worker, not %d", o.Workers)
 	}
@@ -73,6 +80,8 @@ type Auditor struct {
 	// limiter spaces audits out: a burst of one, so that no window of time holds more
 	// audits than the rate allows (plus one).
 	limiter *rate.Limiter
+	// clusters spaces the audits of each cluster's ScaledObjects.
+	clusters *clusterPacer
 
 	mu sync.Mutex
 	// standings holds every ScaledObject in scope that has been audited.
@@ -88,6 +97,7 @@ func New(cache client.Reader, checker Checker, recorder events.EventRecorder, o 
 	return &Auditor{
 		cache: cache, checker: checker, recorder: recorder, opts: o,
 		limiter:   rate.NewLimiter(rate.Limit(o.Rate), 1),
+		clusters:  newClusterPacer(o.ClusterRate),
 		standings: map[types.NamespacedName]standing{},
 	}, nil
 }
@@ -209,10 +219,16 @@ func (a *Auditor) Reconcile(ctx context.Context, req reconcile.Request) (reconci
 	}
 	// Scope costs no MySQL round trip and no share of the rate: ScaledObjects of clusters
 	// that are not annotated are looked at again each interval, and cost nothing more.
-	inScope, err := a.checker.InScope(ctx, so)
+	inScope, cluster, err := a.checker.InScope(ctx, so)
 	if err == nil && !inScope {
 		a.forget(req.NamespacedName)
 		return a.next(), nil
+	}
+	// The cluster's turn first, without holding a worker; then the global bound, which can
+	// only make an audit begin later than its turn.
+	if d := a.clusters.wait(types.NamespacedName{Namespace: so.Namespace, Name: cluster}, req.NamespacedName, time.Now()); d > 0 {
+		clusterPacedTotal.Inc()
+		return reconcile.Result{RequeueAfter: d, Priority: ptr.To(0)}, nil
 	}
 	waitStart := time.Now()
 	if err := a.limiter.Wait(ctx); err != nil {
@@ -260,6 +276,7 @@ func (a *Auditor) record(ctx context.Context, so *kedav1alpha1.ScaledObject, ver
 }
 
 func (a *Auditor) forget(key types.NamespacedName) {
+	a.clusters.forget(key)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.standings, key)

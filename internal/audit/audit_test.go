@@ -99,9 +99,10 @@ func TestOptions(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Interval: 0, Rate: 1, Workers: 1}, "the audit interval must be positive, not 0s"},
-		{Options{Interval: 1, Rate: 0, Workers: 1}, "the audit rate must be positive, not 0"},
-		{Options{Interval: 1, Rate: 1, Workers: 0}, "the audit needs at least 1 worker, not 0"},
+		{Options{Interval: 0, Rate: 1, ClusterRate: 1, Workers: 1}, "the audit interval must be positive, not 0s"},
+		{Options{Interval: 1, Rate: 0, ClusterRate: 1, Workers: 1}, "the audit rate must be positive, not 0"},
+		{Options{Interval: 1, Rate: 1, ClusterRate: 0, Workers: 1}, "the audit rate per cluster must be positive, not 0"},
+		{Options{Interval: 1, Rate: 1, ClusterRate: 1, Workers: 0}, "the audit needs at least 1 worker, not 0"},
 	} {
 		if _, err := New(nil, nil, nil, tc.o); err == nil || err.Error() != tc.want {
 			t.Errorf("New(%+v) = %v, want %q", tc.o, err, tc.want)

@@ -26,11 +26,15 @@ var (
 		Help:    "How long an audit waited for its turn under --audit-rate. Waits near --audit-interval mean the rate is too low for the ScaledObjects in scope.",
 		Buckets: []float64{.01, .1, 1, 10, 30, 60, 120, 300, 600, 1800},
 	})
+	clusterPacedTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "innokeda_audit_cluster_paced_total",
+		Help: "Audits put off because their InnoDBCluster had had its share of --audit-cluster-rate: each is requeued for the cluster's next turn.",
+	})
 )
 
 // lagDesc: how far the audit is behind its interval, computed at each scrape.
 var lagDesc = prometheus.NewDesc("innokeda_audit_lag_seconds",
-	"How much longer ago than --audit-interval the ScaledObject audited longest ago was audited: 0 while every one is audited within an interval; rising when --audit-rate is too low for the ScaledObjects in scope. Only the leader audits: other replicas report 0.", nil, nil)
+	"How much longer ago than --audit-interval the ScaledObject audited longest ago was audited: 0 while every one is audited within an interval; rising when --audit-rate is too low for the ScaledObjects in scope, or --audit-cluster-rate for those of one cluster. Only the leader audits: other replicas report 0.", nil, nil)
 
 // current is the Auditor whose lag the metric reports.
 var current atomic.Pointer[Auditor]
@@ -48,7 +52,7 @@ func (lagCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func init() {
-	metrics.Registry.MustRegister(runsTotal, failingGauge, auditedGauge, rateWaitSeconds, lagCollector{})
+	metrics.Registry.MustRegister(runsTotal, failingGauge, auditedGauge, rateWaitSeconds, clusterPacedTotal, lagCollector{})
 	for _, outcome := range []string{OutcomePassed, OutcomeFailed, OutcomeUnchecked} {
 		runsTotal.WithLabelValues(outcome)
 	}

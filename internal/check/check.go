@@ -343,13 +343,18 @@ func workloadOf(facts autofill.Facts) validation.Workload {
 }
 
 // InScope tells whether Check would check so: whether its target is a workload of an
-// annotated InnoDBCluster. It reads the cache (and a router Deployment), never MySQL; an
-// error means the target could not be looked up.
-func (e *Engine) InScope(ctx context.Context, so *kedav1alpha1.ScaledObject) (bool, error) {
+// annotated InnoDBCluster, and which cluster's (the target's name when the lookup did not
+// tell). It reads the cache (and a router Deployment), never MySQL; an error means the
+// target could not be looked up.
+func (e *Engine) InScope(ctx context.Context, so *kedav1alpha1.ScaledObject) (inScope bool, cluster string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.DryRunTimeout)
 	defer cancel()
-	_, inScope, err := e.target(ctx, so)
-	return inScope, err
+	facts, inScope, err := e.target(ctx, so)
+	if facts.Cluster != nil {
+		return inScope, facts.Cluster.Name, err
+	}
+	_, name, _ := autofill.TargetOf(so)
+	return inScope, name, err
 }
 
 // target looks up what so scales. When the lookup fails, inScope is true: nothing says

@@ -372,3 +372,83 @@ func TestAuditKeepsToItsRateAndSlots(t *testing.T) {
 		t.Errorf("%d connections at once while every dry-run waited out its budget, above the audit's %d of --dry-run-max-concurrent=%d", most, auditWorkers, maxConcurrent)
 	}
 }
+
+// TestAuditPacesEachCluster: two clusters' ScaledObjects fall due at once (both are
+// annotated after their ScaledObjects were created). Each cluster's are begun no faster
+// than --audit-cluster-rate, but side by side: the fleet is audited faster than any one
+// cluster may be, and no cluster waits behind another's turns. A proxy in front of MariaDB
+// per cluster counts its connections.
+func TestAuditPacesEachCluster(t *testing.T) {
+	const (
+		ns              = "audit-pace"
+		perCluster      = 30
+		globalRate      = 100.0
+		clusterRate     = 4.0
+		measuredAudits  = 13 // 3 s at the cluster's rate
+		maxConcurrent   = 4
+		clusterNameBase = "pace"
+	)
+	c := newClient(t, ns)
+	names := []string{clusterNameBase + "-a", clusterNameBase + "-b"}
+	o := auditOptions(ns, names[0], "", 2*time.Second, globalRate)
+	o.AuditClusterRate, o.MaxConcurrentDryRuns = clusterRate, maxConcurrent
+	proxies := map[string]*harness.SlowProxy{}
+	for _, name := range names {
+		proxies[name] = harness.StartPlainProxy(t, mariadb.Addr)
+		o.DryRunHostAliases[innodbcluster.ServiceHost(innodbcluster.InstancesService(name), ns, "cluster.local")] = proxies[name].Addr
+	}
+	mgr := startInnokeda(t, o)
+	cleanUpScaledObjects(t, c, ns)
+	mustCreate(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		StringData: map[string]string{"password": mariadb.RootPassword}})
+	mustCreate(t, c, &kedav1alpha1.TriggerAuthentication{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{{Parameter: "password", Name: "creds", Key: "password"}}}})
+	var clusters []*innodbcluster.InnoDBCluster
+	for _, name := range names {
+		cluster := gen.InnoDBCluster(ns, name, gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, ""))
+		createCluster(t, c, mgr, cluster)
+		clusters = append(clusters, cluster)
+		host := innodbcluster.ServiceHost(innodbcluster.InstancesService(name), ns, "cluster.local")
+		for i := range perCluster {
+			mustCreate(t, c, gen.ScaledObject(ns, fmt.Sprintf("%s-%02d", name, i), name,
+				gen.WithMySQLTrigger(fmt.Sprintf("SELECT COUNT(*) FROM testtable WHERE id <> %d", i), "5"),
+				gen.WithTriggerMetadata(0, "host", host, "port", "3306", "dbName", harness.Database, "username", "root"),
+				gen.WithAuthenticationRef(0, "", "creds"), gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](3))))
+		}
+	}
+	eventually(t, "the cache has every ScaledObject", func(ctx context.Context) (bool, error) {
+		list := &kedav1alpha1.ScaledObjectList{}
+		err := mgr.GetCache().List(ctx, list, client.InNamespace(ns))
+		return len(list.Items) == len(names)*perCluster, err
+	})
+	paced := samples(t, "innokeda_audit_cluster_paced_total")[""]
+
+	for _, cluster := range clusters {
+		annotate(t, c, cluster, innodbcluster.AnnotationAutofill, "true")
+	}
+	eventually(t, fmt.Sprintf("%d audits of each cluster", measuredAudits), func(context.Context) (bool, error) {
+		return len(proxies[names[0]].Spans()) >= measuredAudits && len(proxies[names[1]].Spans()) >= measuredAudits, nil
+	})
+	// With a burst of one, n audits of a cluster take at least (n-1)/rate; a fifth of that
+	// is left for the time between an audit's turn and its connection, on a loaded machine.
+	minSpan := (measuredAudits - 1) * time.Second * 4 / 5 / clusterRate
+	var lasts []time.Time
+	for _, name := range names {
+		spans := proxies[name].Spans()[:measuredAudits]
+		span := spans[len(spans)-1].Start.Sub(spans[0].Start)
+		t.Logf("cluster %s: %d audits began in %v: %.1f per second at --audit-cluster-rate=%v", name, len(spans), span.Round(time.Millisecond),
+			float64(len(spans)-1)/span.Seconds(), clusterRate)
+		if span < minSpan {
+			t.Errorf("cluster %s: %d audits began within %v, faster than --audit-cluster-rate=%v allows (%v at least)", name, len(spans), span, clusterRate, minSpan)
+		}
+		lasts = append(lasts, spans[len(spans)-1].Start)
+	}
+	// Side by side: had one cluster's turns held the workers, the other's would have come
+	// after them, a whole span later.
+	if apart := lasts[1].Sub(lasts[0]).Abs(); apart > minSpan/2 {
+		t.Errorf("the clusters' %dth audits began %v apart: one cluster's audits waited behind the other's", measuredAudits, apart)
+	}
+	if got := samples(t, "innokeda_audit_cluster_paced_total")[""] - paced; got < float64(len(names)*(measuredAudits-1)) {
+		t.Errorf("innokeda_audit_cluster_paced_total rose by %v, want at least %d: every audit after each cluster's first waited for its turn", got, len(names)*(measuredAudits-1))
+	}
+}

@@ -46,11 +46,12 @@ func run(m *testing.M) int {
 	})
 }
 
-// auditOptions are the manager's options with the audit every interval at rate, and the
-// dry-runs for cluster in namespace ns sent to mysqlAddr.
+// auditOptions are the manager's options with the audit every interval at rate (in all and
+// per cluster: a test of the bound per cluster sets its own), and the dry-runs for cluster
+// in namespace ns sent to mysqlAddr.
 func auditOptions(ns, cluster, mysqlAddr string, interval time.Duration, rate float64) app.Options {
 	o := controlPlane.ManagerOptions()
-	o.AuditInterval, o.AuditRate = interval, rate
+	o.AuditInterval, o.AuditRate, o.AuditClusterRate = interval, rate, rate
 	o.DryRunHostAliases = map[string]string{
 		innodbcluster.ServiceHost(innodbcluster.InstancesService(cluster), ns, "cluster.local"): mysqlAddr,
 	}

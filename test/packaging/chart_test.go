@@ -67,16 +67,16 @@ func TestHelmChart(t *testing.T) {
 		checkWebhookScoping(t, objs, chartPrefix)
 	})
 
-	t.Run("audit: --audit-interval and --audit-rate from audit.*, 0 turns it off (and frees the last dry-run slot)", func(t *testing.T) {
+	t.Run("audit: --audit-interval, --audit-rate and --audit-cluster-rate from audit.*, 0 turns it off (and frees the last dry-run slot)", func(t *testing.T) {
 		d, _ := objs.options(t, chartPrefix+"innokeda")
-		checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, "5m", "5")
+		checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, "5m", "20", "0.5")
 		for _, off := range []string{"0", "0s"} {
 			d, _ := built(decode(t, helmBytes(t, ns, "--set", "audit.interval="+off, "--set", "dryRun.maxConcurrent=1"))).options(t, chartPrefix+"innokeda")
-			checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, off, "5")
+			checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, off, "20", "0.5")
 		}
 		// --set turns a decimal into a string: the schema takes it as one.
-		d, _ = built(decode(t, helmBytes(t, ns, "--set", "audit.rate=2.5"))).options(t, chartPrefix+"innokeda")
-		checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, "5m", "2.5")
+		d, _ = built(decode(t, helmBytes(t, ns, "--set", "audit.rate=2.5", "--set", "audit.clusterRate=0.25"))).options(t, chartPrefix+"innokeda")
+		checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, "5m", "2.5", "0.25")
 	})
 
 	t.Run("RBAC is kustomize/base/rbac.yaml's with the scaler-accounts rule, for the release's names", func(t *testing.T) {
@@ -168,7 +168,7 @@ func TestHelmChart(t *testing.T) {
 		if c.Args[len(c.Args)-1] != "--secret-cache-ttl=10s" || o.SecretCacheTTL.String() != "10s" {
 			t.Errorf("extraArgs are not last: %q", c.Args)
 		}
-		checkAuditArgs(t, c.Args, "1m", "10")
+		checkAuditArgs(t, c.Args, "1m", "10", "2")
 		if d.Spec.Template.Labels["team"] != "platform" || d.Spec.Template.Labels["app.kubernetes.io/name"] != "innokeda" {
 			t.Errorf("pod labels %v", d.Spec.Template.Labels)
 		}
@@ -202,6 +202,8 @@ func TestHelmChartRejectsBadValues(t *testing.T) {
 		{"audit.rate=-1", "at '/audit/rate': exclusiveMinimum: got -1, want 0"},
 		{"audit.rate=fast", "at '/audit/rate'"},
 		{"audit.rate=0.0", "at '/audit/rate'"},
+		{"audit.clusterRate=0", "at '/audit/clusterRate': exclusiveMinimum: got 0, want 0"},
+		{"audit.clusterRate=slow", "at '/audit/clusterRate'"},
 		{"audit.interval=five", "at '/audit/interval': 'five' does not match pattern"},
 		{"dryRun.maxConcurent=3", "at '/dryRun': additional properties 'maxConcurent' not allowed"},
 		{"imageTag=1.0", "additional properties 'imageTag' not allowed"},

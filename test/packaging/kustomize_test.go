@@ -274,7 +274,8 @@ func TestKustomizeOverlays(t *testing.T) {
 		dir           string
 		replicas      int32
 		onUnreachable string
-		// --audit-interval, as written in the args (the last one wins); --audit-rate is 5 in each.
+		// --audit-interval, as written in the args (the last one wins); --audit-rate is 20
+		// and --audit-cluster-rate 0.5 in each.
 		auditInterval string
 		// Each a component of the overlay (kustomize/components/...).
 		scalerAccounts, networkPolicy, serviceMonitor bool
@@ -310,7 +311,7 @@ func TestKustomizeOverlays(t *testing.T) {
 				t.Errorf("replicas %d, --on-unreachable=%s, --scaler-accounts=%t; want %d, %s, %t",
 					*d.Spec.Replicas, o.OnUnreachable, o.ScalerAccounts, tc.replicas, tc.onUnreachable, tc.scalerAccounts)
 			}
-			checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, tc.auditInterval, "5")
+			checkAuditArgs(t, d.Spec.Template.Spec.Containers[0].Args, tc.auditInterval, "20", "0.5")
 
 			// RBAC is kustomize/base/rbac.yaml's, with the scaler-accounts component's rule last.
 			wantCluster := slices.Clone(cluster)

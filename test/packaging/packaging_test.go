@@ -143,12 +143,11 @@ func argValue(args []string, name string) (string, bool) {
 }
 
 // checkAuditArgs checks a container's continuous-audit flags, as written in its args.
-func checkAuditArgs(t *testing.T, args []string, interval, rate string) {
+func checkAuditArgs(t *testing.T, args []string, interval, rate, clusterRate string) {
 	t.Helper()
-	gotInterval, hasInterval := argValue(args, "audit-interval")
-	gotRate, hasRate := argValue(args, "audit-rate")
-	if !hasInterval || !hasRate || gotInterval != interval || gotRate != rate {
-		t.Errorf("--audit-interval=%s (%t) --audit-rate=%s (%t), want --audit-interval=%s --audit-rate=%s; args %q",
-			gotInterval, hasInterval, gotRate, hasRate, interval, rate, args)
+	for _, f := range []struct{ flag, want string }{{"audit-interval", interval}, {"audit-rate", rate}, {"audit-cluster-rate", clusterRate}} {
+		if got, found := argValue(args, f.flag); !found || got != f.want {
+			t.Errorf("--%s=%s (given: %t), want %s; args %q", f.flag, got, found, f.want, args)
+		}
 	}
 }
