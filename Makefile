@@ -69,10 +69,10 @@ fuzz: ## Fuzz the admission handler, whole ScaledObjects against MariaDB, the qu
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckQuery$$' -fuzztime $(call fuzztime,15000x) ./internal/dryrun/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(call fuzztime,40000x) ./internal/sqltables/
 
-bench: mariadb ## Benchmarks (ns/op, allocs/op), then the load tool: webhooks vs a floor and KEDA, then -scale (docs/performance.md).
+bench: mariadb ## Benchmarks (ns/op, allocs/op), then the load tool: webhooks vs a floor and KEDA, then -scale; the pictures into docs/performance/ (docs/performance.md).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/... ./webhook/...
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/load $(LOADFLAGS)
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/load -scale $(SCALEFLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/load -plots docs/performance $(LOADFLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/load -scale -plots docs/performance $(SCALEFLAGS)
 
 demo: build mariadb ## Start a kube-apiserver and a MariaDB, run bin/innokeda against them: a ScaledObject filled, another denied.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./test/demo --innokeda bin/innokeda

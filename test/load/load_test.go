@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,5 +105,51 @@ func TestLoad(t *testing.T) {
 	s = summarise(m)
 	if s.byFailure[notSent] == 0 || s.sent+s.byFailure[notSent] != 30 || s.errors != s.byFailure[notSent] {
 		t.Fatalf("with one in flight: %+v", s)
+	}
+}
+
+// The latency picture holds a line per drawn step, named in its legend, through the p99
+// of each rate it ran at; it is SVG, or PNG when asked.
+func TestPlotLatency(t *testing.T) {
+	var rows []row
+	for i, name := range []string{"floor", "keda", "mutate-in", "validate", "mutate-out"} {
+		for _, rate := range []int{100, 500} {
+			r := row{step: step{name: name}, rate: rate}
+			r.answered = 10
+			r.p50, r.p90, r.p99 = time.Millisecond, 2*time.Millisecond, time.Duration(10+i)*time.Millisecond
+			rows = append(rows, r)
+		}
+	}
+	dir := t.TempDir()
+	svgPath, pngPath := filepath.Join(dir, "latency.svg"), filepath.Join(dir, "latency.png")
+	if err := plotLatency(svgPath, rows, []int{100, 500}); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := os.ReadFile(svgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(struct{ XMLName xml.Name })); err != nil {
+		t.Fatalf("not XML: %v", err)
+	}
+	for _, want := range []string{"<svg", "p99 latency", "floor (no-op)", "KEDA&#39;s webhook", "innokeda mutate", "innokeda validate + dry-run", "requests per second"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("the SVG has no %q", want)
+		}
+	}
+	t.Logf("latency.svg: %d bytes", len(svg))
+	if len(svg) > 64<<10 {
+		t.Errorf("latency.svg is %d bytes: too big to keep in Git", len(svg))
+	}
+	if err := plotLatency(pngPath, rows, []int{100, 500}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(pngPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("latency.png: %v", err)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,8 @@ type options struct {
 	innokeda                  string
 	scale                     bool
 	scaleOpts                 scaleOptions
+	// plots is the directory the pictures are written to, as plotFormat; empty writes none.
+	plots, plotFormat string
 }
 
 func main() {
@@ -63,6 +66,8 @@ func main() {
 	flag.BoolVar(&o.strict, "strict", false, "Exit non-zero when a goal is missed (without it, only a failed setup does).")
 	flag.StringVar(&o.innokeda, "innokeda", "", "A prebuilt innokeda binary; empty builds ./cmd/innokeda.")
 	flag.BoolVar(&o.scale, "scale", false, "Run the scale measurement instead of the load steps.")
+	flag.StringVar(&o.plots, "plots", "", "A directory to write the pictures to: latency.svg of the load steps, scale.svg of the scale run; empty writes none.")
+	flag.StringVar(&o.plotFormat, "plot-format", "svg", "The pictures' format: svg or png.")
 	o.scaleOpts.bindFlags(flag.CommandLine)
 	flag.Parse()
 
@@ -72,6 +77,9 @@ func main() {
 	}
 	if o.steps, err = parseSteps(*steps); err != nil {
 		fail(err)
+	}
+	if o.plotFormat != "svg" && o.plotFormat != "png" {
+		fail(fmt.Errorf("-plot-format must be svg or png, not %q", o.plotFormat))
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.timeout <= 0 || o.maxInFlight < 1 {
 		fail(errors.New("-duration and -timeout must be positive, -warmup not negative, -max-in-flight at least 1"))
@@ -83,7 +91,7 @@ func main() {
 	defer stop()
 	var missed bool
 	if o.scale {
-		missed, err = runScale(ctx, o.innokeda, o.scaleOpts)
+		missed, err = runScale(ctx, o.innokeda, o.scaleOpts, o.plots, o.plotFormat)
 	} else {
 		missed, err = runLoad(ctx, o)
 	}
@@ -217,7 +225,15 @@ func runLoad(ctx context.Context, o options) (bool, error) {
 	}
 	printHeader(b, o)
 	printTable(os.Stdout, rows)
-	return printGoals(os.Stdout, rows, o.rates), nil
+	missed := printGoals(os.Stdout, rows, o.rates)
+	if o.plots != "" {
+		path := filepath.Join(o.plots, "latency."+o.plotFormat)
+		if err := plotLatency(path, rows, o.rates); err != nil {
+			return missed, fmt.Errorf("plot the latencies: %w", err)
+		}
+		fmt.Printf("\nwrote %s\n", path)
+	}
+	return missed, nil
 }
 
 func runStep(ctx context.Context, b *bench, st step, rate int, o options) (row, error) {

@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/innokeda/innokeda/internal/app"
+	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
 	"github.com/innokeda/innokeda/webhook"
@@ -36,6 +38,9 @@ type scaleOptions struct {
 	burst, workers                              int
 	settle, quiet, createTimeout                time.Duration
 	limitMiB                                    float64
+	// audit measures the continuous audit's coverage at innokeda's defaults over auditFor.
+	audit    bool
+	auditFor time.Duration
 }
 
 func (o *scaleOptions) bindFlags(fs *flag.FlagSet) {
@@ -50,16 +55,18 @@ func (o *scaleOptions) bindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.quiet, "scale-quiet", 10*time.Second, "-scale: how long innokeda runs after its controller is done, before its memory is read.")
 	fs.DurationVar(&o.createTimeout, "scale-create-timeout", 10*time.Minute, "-scale: give up when creating the objects takes longer.")
 	fs.Float64Var(&o.limitMiB, "scale-limit-mib", 150, "-scale: the goal for innokeda's peak RSS, MiB.")
+	fs.BoolVar(&o.audit, "scale-audit", true, "-scale: then give every cluster its StatefulSet, Service and a ScaledObject, restart innokeda and measure its audit's coverage.")
+	fs.DurationVar(&o.auditFor, "scale-audit-for", 5*time.Minute+30*time.Second, "-scale-audit: how long the audit is watched after the restart (innokeda's --audit-interval is 5m by default).")
 }
 
 // runScale fills an API server, then starts innokeda against it and reports how long it
 // takes to be ready and to serve from its cache, and the memory it holds; then the same
 // for the KEDA peer and the floor, side by side.
-func runScale(ctx context.Context, prebuilt string, o scaleOptions) (missed bool, err error) {
-	if o.clusters < 1 || o.secrets < o.clusters || o.statefulSets < 0 || o.namespaces < 1 || o.workers < 1 || o.qps <= 0 || o.burst < 1 || o.settle < 0 {
+func runScale(ctx context.Context, prebuilt string, o scaleOptions, plots, plotFormat string) (missed bool, err error) {
+	if o.clusters < 1 || o.secrets < o.clusters || o.statefulSets < 0 || o.namespaces < 1 || o.workers < 1 || o.qps <= 0 || o.burst < 1 || o.settle < 0 || o.auditFor < 0 {
 		return false, errors.New("-scale-clusters must be at least 1, -scale-secrets at least -scale-clusters, the others positive")
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.createTimeout+o.settle+10*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*o.createTimeout+o.settle+o.auditFor+15*time.Minute)
 	defer cancel()
 
 	dir, err := os.MkdirTemp("", "innokeda-scale-")
@@ -78,19 +85,27 @@ func runScale(ctx context.Context, prebuilt string, o scaleOptions) (missed bool
 		return false, err
 	}
 	defer func() { _ = cp.Stop() }()
+	// The clusters' MySQL: every cluster's instances Service is mapped to it, for the
+	// dry-runs of the audit phase.
+	db, err := harness.StartMariaDB()
+	if err != nil {
+		return false, err
+	}
+	defer db.Stop()
 
-	created, took, err := populate(ctx, cp, o)
+	created, took, err := populate(ctx, cp, o, db.RootPassword)
 	if err != nil {
 		return false, err
 	}
 
 	logf("starting innokeda")
+	innokedaArgs := hostAliases(o, db.Addr)
 	t0 := time.Now()
-	innokeda, err := harness.StartProcess(cp, bins.innokeda, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort)
+	innokeda, err := harness.StartProcess(cp, bins.innokeda, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, innokedaArgs...)
 	if err != nil {
 		return false, err
 	}
-	defer innokeda.Stop()
+	defer func() { innokeda.Stop() }()
 	ready := time.Since(t0)
 	serving, err := firstFill(ctx, cp, cp.Env.WebhookInstallOptions.LocalServingPort, t0)
 	if err != nil {
@@ -126,17 +141,21 @@ func runScale(ctx context.Context, prebuilt string, o scaleOptions) (missed bool
 	logf("waiting for innokeda's controller to make %d TriggerAuthentications, then %v more (at most %v in all)", o.clusters, o.quiet, o.settle)
 	pids := []int{innokeda.Pid(), peers[0].proc.Pid(), peers[1].proc.Pid()}
 	highest := make([]uint64, len(pids))
+	var timeline []memorySample
 	deadline := time.Now().Add(o.settle)
 	var made int
 	var allMade time.Duration
 	for n := 0; ; n++ {
+		sample := memorySample{at: time.Since(t0)}
 		for i, pid := range pids {
 			m, err := memoryOf(pid)
 			if err != nil {
 				return false, fmt.Errorf("read the memory of process %d: %w", pid, err)
 			}
 			highest[i] = max(highest[i], m.rss)
+			sample.rss = append(sample.rss, m.rss)
 		}
+		timeline = append(timeline, sample)
 		if allMade == 0 && n%5 == 0 {
 			if made, err = countTriggerAuthentications(ctx, c); err != nil {
 				return false, err
@@ -199,15 +218,70 @@ func runScale(ctx context.Context, prebuilt string, o scaleOptions) (missed bool
 	if peak >= o.limitMiB {
 		verdict = "MISSED"
 	}
-	fmt.Printf("\ngoals:\n  %-12s innokeda's peak RSS under %.0f MiB: %.1f MiB = %.2fx the KEDA peer's %.1f MiB, %.2fx the floor's %.1f MiB\n",
+	goal := fmt.Sprintf("  %-12s innokeda's peak RSS under %.0f MiB: %.1f MiB = %.2fx the KEDA peer's %.1f MiB, %.2fx the floor's %.1f MiB\n",
 		verdict, o.limitMiB, peak, peak/mib(mems[1].peak), mib(mems[1].peak), peak/mib(mems[2].peak), mib(mems[2].peak))
+	fmt.Printf("\ngoals:\n%s", goal)
+	memoryPlot, err := plotMemory(fmt.Sprintf("RSS with %d clusters, %d Secrets", o.clusters, o.secrets), timeline, allMade)
+	if err != nil {
+		return false, err
+	}
+	plotted := []*plot.Plot{memoryPlot}
+
+	if o.audit {
+		for _, p := range peers {
+			p.proc.Stop() // their part is done: the cores are the audit's
+		}
+		coverage, err := measureAudit(ctx, cp, c, o, func() (*harness.Process, error) {
+			innokeda.Stop()
+			innokeda, err = harness.StartProcess(cp, bins.innokeda, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, innokedaArgs...)
+			return innokeda, err
+		})
+		if err != nil {
+			return false, err
+		}
+		fmt.Print(coverage.report)
+		plotted = append(plotted, coverage.plot)
+	}
+	if plots != "" {
+		path := filepath.Join(plots, "scale."+plotFormat)
+		if err := writePicture(path, 12*vg.Centimeter, 9*vg.Centimeter, plotted...); err != nil {
+			return false, fmt.Errorf("plot the scale run: %w", err)
+		}
+		fmt.Printf("\nwrote %s\n", path)
+	}
 	return verdict == "MISSED", nil
+}
+
+// memorySample is the RSS of innokeda, the KEDA peer and the floor at one time since
+// innokeda started.
+type memorySample struct {
+	at  time.Duration
+	rss []uint64
+}
+
+// hostAliases are innokeda's flags that send the dry-runs for every cluster's instances
+// Service to addr: there is no cluster DNS here.
+func hostAliases(o scaleOptions, addr string) []string {
+	args := make([]string, 0, 2*o.clusters)
+	for j := range o.clusters {
+		ns, name := scaleCluster(o, j)
+		args = append(args, "--dry-run-host-alias", innodbcluster.ServiceHost(innodbcluster.InstancesService(name), ns, "cluster.local")+"="+addr)
+	}
+	return args
+}
+
+// scaleCluster is the namespace and name of cluster j: 0 is the probe.
+func scaleCluster(o scaleOptions, j int) (ns, name string) {
+	if j == 0 {
+		return scaleNamespace(0), probeCluster
+	}
+	return scaleNamespace(j % o.namespaces), fmt.Sprintf("c%05d", j)
 }
 
 // populate creates the namespaces, the clusters with their Secrets, the other Secrets and
 // the unrelated StatefulSets, o.workers at a time, and last the probe cluster with the
 // operator's objects. It returns how many objects it created and how long that took.
-func populate(ctx context.Context, cp *harness.ControlPlane, o scaleOptions) (int, time.Duration, error) {
+func populate(ctx context.Context, cp *harness.ControlPlane, o scaleOptions, rootPassword string) (int, time.Duration, error) {
 	scheme, err := app.NewScheme()
 	if err != nil {
 		return 0, 0, err
@@ -236,9 +310,9 @@ func populate(ctx context.Context, cp *harness.ControlPlane, o scaleOptions) (in
 		ns := scaleNamespace(i % o.namespaces)
 		switch {
 		case i < clusterObjs:
-			ic := gen.InnoDBCluster(ns, fmt.Sprintf("c%05d", i/2+1))
+			ic := gen.InnoDBCluster(scaleCluster(o, i/2+1))
 			if i%2 == 0 {
-				return gen.Secret(ic, "", "pw")
+				return gen.Secret(ic, "", rootPassword)
 			}
 			return ic
 		case i < clusterObjs+otherSecrets:
@@ -248,51 +322,15 @@ func populate(ctx context.Context, cp *harness.ControlPlane, o scaleOptions) (in
 		}
 	}
 	logf("creating %d objects, %d at once", o.namespaces+total+probeObjects, o.workers)
-	var next, done atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, o.workers)
-	for range o.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= total || ctx.Err() != nil {
-					return
-				}
-				obj := object(i)
-				if err := c.Create(ctx, obj); err != nil {
-					errs <- fmt.Errorf("create %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
-					cancel()
-					return
-				}
-				done.Add(1)
-			}
-		}()
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	tick := time.NewTicker(10 * time.Second)
-	defer tick.Stop()
-	for waiting := true; waiting; {
-		select {
-		case <-finished:
-			waiting = false
-		case <-tick.C:
-			logf("%d of %d created (%.0f/s)", done.Load(), total, float64(done.Load())/time.Since(start).Seconds())
+	if _, err := inParallel(ctx, total, o.workers, func(ctx context.Context, i int) error { return create(ctx, c, object(i)) }); err != nil {
+		if ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("creating %d objects took more than -scale-create-timeout %v: %w", total, o.createTimeout, err)
 		}
-	}
-	select {
-	case err := <-errs:
 		return 0, 0, err
-	default:
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, 0, fmt.Errorf("creating %d objects took more than -scale-create-timeout %v: %d done", total, o.createTimeout, done.Load())
 	}
 
 	probe := gen.InnoDBCluster(scaleNamespace(0), probeCluster)
-	for _, obj := range []client.Object{gen.Secret(probe, "", "pw"), probe} {
+	for _, obj := range []client.Object{gen.Secret(probe, "", rootPassword), probe} {
 		if err := c.Create(ctx, obj); err != nil {
 			return 0, 0, err
 		}
