@@ -2,6 +2,7 @@ package packaging
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	grafanadashboard "github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -139,6 +143,17 @@ func TestGrafanaDashboard(t *testing.T) {
 	if err := json.Unmarshal(file, &d); err != nil {
 		t.Fatalf("the dashboard is not JSON: %v", err)
 	}
+	if err := grafanaSchemaErrors(file); err != nil {
+		t.Errorf("the dashboard does not follow Grafana's schema: %v", err)
+	}
+	// The schema check can fail: a field Grafana does not know, in a panel's legend.
+	misspelt := strings.Replace(string(file), `"placement":`, `"placment":`, 1)
+	if misspelt == string(file) {
+		t.Fatal("no legend placement in the dashboard to misspell")
+	}
+	if err := grafanaSchemaErrors([]byte(misspelt)); err == nil || !strings.Contains(err.Error(), "unexpected field 'placment'") {
+		t.Errorf("a misspelt legend field passed Grafana's schema: %v", err)
+	}
 	var variables []string
 	for _, v := range d.Templating.List {
 		variables = append(variables, v.Type+" "+v.Name)
@@ -187,4 +202,20 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Errorf("%s: the ConfigMap does not hold the dashboard under innokeda.json, labelled grafana_dashboard: \"1\" (labels %v)", tc.name, cm.GetLabels())
 		}
 	}
+}
+
+// grafanaSchemaErrors decodes a dashboard strictly with the types of Grafana's foundation SDK,
+// generated from the schemas Grafana itself ships, its panel plugins' options included: a
+// field Grafana does not know, one of the wrong type or a required one missing is an error.
+// (Grafana's dashboard-linter would check more, but it needs Loki's and Grafana's AGPL
+// modules.)
+func grafanaSchemaErrors(raw []byte) error {
+	plugins.RegisterDefaultPlugins()
+	var d grafanadashboard.Dashboard
+	err := d.UnmarshalJSONStrict(raw)
+	// UnmarshalJSONStrict returns its list of errors even when it is empty.
+	if build := cog.BuildErrors(nil); errors.As(err, &build) && len(build) == 0 {
+		return nil
+	}
+	return err
 }
