@@ -31,8 +31,11 @@ type auditSample struct {
 	at                     time.Duration
 	audited, lag, paced    float64
 	passed, failed, unchkd float64
+	heap                   float64 // go_memstats_heap_inuse_bytes
 	rss                    uint64
 }
+
+func (s auditSample) runs() float64 { return s.passed + s.failed + s.unchkd }
 
 // measureAudit gives every cluster what the operator would (its StatefulSet and instances
 // Service) and one ScaledObject, admitted through the API server and innokeda's webhooks;
@@ -119,24 +122,42 @@ func measureAudit(ctx context.Context, cp *harness.ControlPlane, c client.Client
 		o.clusters, admitted.Round(time.Second), o.workers)
 	fmt.Fprintf(&b, "innokeda restarted with the audit's defaults: --audit-interval=%v --audit-rate=%v --audit-cluster-rate=%v, %d audit workers (half of --dry-run-max-concurrent=%d); its metrics:\n\n",
 		defaults.AuditInterval, defaults.AuditRate, defaults.AuditClusterRate, defaults.MaxConcurrentDryRuns/2, defaults.MaxConcurrentDryRuns)
-	fmt.Fprintf(&b, "%8s %9s %8s %8s %10s %7s %12s %8s\n", "after s", "audited", "passed", "failed", "unchecked", "lag s", "cluster-paced", "RSS MiB")
-	var inInterval auditSample
+	fmt.Fprintf(&b, "%8s %9s %8s %8s %10s %7s %13s %8s %13s\n", "after s", "audited", "passed", "failed", "unchecked", "lag s", "cluster-paced", "RSS MiB", "Go heap MiB")
+	var allAudited time.Duration
+	worstLag := 0.0
 	for i, s := range samples {
-		if s.at <= defaults.AuditInterval {
-			inInterval = s
+		if allAudited == 0 && s.audited >= float64(o.clusters) {
+			allAudited = s.at
 		}
+		worstLag = max(worstLag, s.lag)
 		if i%6 == 0 || i == len(samples)-1 {
-			fmt.Fprintf(&b, "%8.0f %9.0f %8.0f %8.0f %10.0f %7.0f %12.0f %8.1f\n", s.at.Seconds(), s.audited, s.passed, s.failed, s.unchkd, s.lag, s.paced, mib(s.rss))
+			fmt.Fprintf(&b, "%8.0f %9.0f %8.0f %8.0f %10.0f %7.0f %13.0f %8.1f %13.1f\n", s.at.Seconds(), s.audited, s.passed, s.failed, s.unchkd, s.lag, s.paced, mib(s.rss), s.heap/(1<<20))
 		}
 	}
+	// The audits of the last whole interval watched: in the steady state, each ScaledObject once.
 	last := samples[len(samples)-1]
+	windowStart := samples[0]
+	for _, s := range samples {
+		if last.at-s.at >= defaults.AuditInterval {
+			windowStart = s
+		}
+	}
+	window := last.at - windowStart.at
+	inWindow := last.runs() - windowStart.runs()
+	// The first audits are spread over one interval from when innokeda's cache has listed
+	// the ScaledObjects; its start-up (the caches' first lists) comes before.
+	const startUp = 30 * time.Second
 	verdict := "MET"
-	if inInterval.audited < float64(o.clusters) {
+	if allAudited == 0 || allAudited > defaults.AuditInterval+startUp || worstLag > 0 {
 		verdict = "MISSED"
 	}
-	fmt.Fprintf(&b, "\n  %-12s every in-scope ScaledObject audited within one interval of the restart: %.0f of %d by %.0f s (%.1f audits/s); lag %.0f s at the end; a global 5/s would cover %.0f per interval\n",
-		verdict, inInterval.audited, o.clusters, inInterval.at.Seconds(), (inInterval.passed+inInterval.failed+inInterval.unchkd)/inInterval.at.Seconds(), last.lag,
-		5*defaults.AuditInterval.Seconds())
+	when := "never"
+	if allAudited > 0 {
+		when = fmt.Sprintf("by %.0f s", allAudited.Seconds())
+	}
+	fmt.Fprintf(&b, "\n  %-12s every in-scope ScaledObject audited within one interval (%v) of the restart, plus %v of start-up, and none waiting longer after: all %d %s (sampled every 5 s); %.0f audits in the last %.0f s (%.1f/s); highest lag %.0f s\n",
+		verdict, defaults.AuditInterval, startUp, o.clusters, when, inWindow, window.Seconds(), inWindow/window.Seconds(), worstLag)
+	fmt.Fprintf(&b, "  (the single bound of 5/s before --audit-cluster-rate covered %.0f per interval)\n", 5*defaults.AuditInterval.Seconds())
 
 	audited := series{name: "audited (innokeda_audit_scaledobjects)", colour: red}
 	for _, s := range samples {
@@ -153,7 +174,7 @@ func measureAudit(ctx context.Context, cp *harness.ControlPlane, c client.Client
 
 // sampleAudit reads the audit's metrics and the RSS of p.
 func sampleAudit(p *harness.Process, at time.Duration) (auditSample, error) {
-	lines, err := p.Metrics("innokeda_audit_")
+	lines, err := p.Metrics("")
 	if err != nil {
 		return auditSample{}, fmt.Errorf("read innokeda's /metrics: %w", err)
 	}
@@ -168,6 +189,8 @@ func sampleAudit(p *harness.Process, at time.Duration) (auditSample, error) {
 			continue
 		}
 		switch name {
+		case "go_memstats_heap_inuse_bytes":
+			s.heap = v
 		case "innokeda_audit_scaledobjects":
 			s.audited = v
 		case "innokeda_audit_lag_seconds":
