@@ -131,7 +131,7 @@ func measureAudit(ctx context.Context, cp *harness.ControlPlane, c client.Client
 		}
 		worstLag = max(worstLag, s.lag)
 		if i%6 == 0 || i == len(samples)-1 {
-			fmt.Fprintf(&b, "%8.0f %9.0f %8.0f %8.0f %10.0f %7.0f %13.0f %8.1f %13.1f\n", s.at.Seconds(), s.audited, s.passed, s.failed, s.unchkd, s.lag, s.paced, mib(s.rss), s.heap/(1<<20))
+			fmt.Fprintf(&b, "%8.0f %9.0f %8.0f %8.0f %10.0f %7.1f %13.0f %8.1f %13.1f\n", s.at.Seconds(), s.audited, s.passed, s.failed, s.unchkd, s.lag, s.paced, mib(s.rss), s.heap/(1<<20))
 		}
 	}
 	// The audits of the last whole interval watched: in the steady state, each ScaledObject once.
@@ -147,16 +147,20 @@ func measureAudit(ctx context.Context, cp *harness.ControlPlane, c client.Client
 	// The first audits are spread over one interval from when innokeda's cache has listed
 	// the ScaledObjects; its start-up (the caches' first lists) comes before.
 	const startUp = 30 * time.Second
+	// A ScaledObject's next audit is due an interval after its last one ended, and begins
+	// once the rates let it: a second or so late is the design; the InnokedaAuditBehind
+	// alert fires past a minute.
+	const lagBound = 60.0
 	verdict := "MET"
-	if allAudited == 0 || allAudited > defaults.AuditInterval+startUp || worstLag > 0 {
+	if allAudited == 0 || allAudited > defaults.AuditInterval+startUp || worstLag > lagBound {
 		verdict = "MISSED"
 	}
 	when := "never"
 	if allAudited > 0 {
 		when = fmt.Sprintf("by %.0f s", allAudited.Seconds())
 	}
-	fmt.Fprintf(&b, "\n  %-12s every in-scope ScaledObject audited within one interval (%v) of the restart, plus %v of start-up, and none waiting longer after: all %d %s (sampled every 5 s); %.0f audits in the last %.0f s (%.1f/s); highest lag %.0f s\n",
-		verdict, defaults.AuditInterval, startUp, o.clusters, when, inWindow, window.Seconds(), inWindow/window.Seconds(), worstLag)
+	fmt.Fprintf(&b, "\n  %-12s every in-scope ScaledObject audited within one interval (%v) of the restart, plus %v of start-up, then again every interval (lag under %.0f s): all %d %s (sampled every 5 s); %.0f audits in the last %.0f s (%.1f/s); highest lag %.1f s\n",
+		verdict, defaults.AuditInterval, startUp, lagBound, o.clusters, when, inWindow, window.Seconds(), inWindow/window.Seconds(), worstLag)
 	fmt.Fprintf(&b, "  (the single bound of 5/s before --audit-cluster-rate covered %.0f per interval)\n", 5*defaults.AuditInterval.Seconds())
 
 	audited := series{name: "audited (innokeda_audit_scaledobjects)", colour: red}
