@@ -52,11 +52,6 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// servingReplicas is how many innokeda replicas the scaler account's connection limit
-// leaves room for, each running up to --dry-run-max-concurrent dry-runs: the chart's
-// replicaCount. A dry-run that finds the limit reached warns that it could not validate.
-const servingReplicas = 2
-
 // maxCachedSecrets bounds the Secrets the webhooks hold at once (each for --secret-cache-ttl).
 const maxCachedSecrets = 1024
 
@@ -186,8 +181,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	controllerOptions := o.Controller
 	controllerOptions.ScalerAccounts = o.ScalerAccounts
 	controllerOptions.Hosts = hosts
-	// Every replica serves dry-runs; the chart runs two.
-	controllerOptions.DryRunConnections = servingReplicas * o.MaxConcurrentDryRuns
+	// Every replica serves dry-runs, as many as --serving-replicas says there are; a
+	// dry-run that finds the limit reached warns that it could not validate.
+	controllerOptions.DryRunConnections = o.ServingReplicas * o.MaxConcurrentDryRuns
 	if err := controller.SetupWithManager(mgr, controllerOptions); err != nil {
 		return nil, fmt.Errorf("set up the InnoDBCluster controller: %w", err)
 	}

@@ -18,6 +18,10 @@ import (
 	"github.com/innokeda/innokeda/internal/validation"
 )
 
+// maxServingReplicas bounds --serving-replicas: the connection limit it sizes grows with
+// it, and no webhook needs more replicas than this.
+const maxServingReplicas = 64
+
 // Options configure the innokeda manager. Each has a command-line flag of the same name.
 type Options struct {
 	Kubeconfig             string
@@ -57,9 +61,13 @@ type Options struct {
 	DryRunTimeout        time.Duration
 	OnUnreachable        string
 	MaxConcurrentDryRuns int
-	KEDANamespace        string
-	DryRunHostAliases    map[string]string
-	DryRunAllowedHosts   []string
+	// ServingReplicas is how many replicas of innokeda serve the webhooks (the
+	// Deployment's replicas), each running up to MaxConcurrentDryRuns dry-runs: the managed
+	// scaler account's connection limit leaves room for all of them.
+	ServingReplicas    int
+	KEDANamespace      string
+	DryRunHostAliases  map[string]string
+	DryRunAllowedHosts []string
 	// MaxMySQLTriggers and MaxQueryBytes bound what one ScaledObject may cost to check.
 	MaxMySQLTriggers int
 	MaxQueryBytes    int
@@ -119,6 +127,7 @@ func DefaultOptions() Options {
 		DryRunTimeout:                  2 * time.Second,
 		OnUnreachable:                  "warn",
 		MaxConcurrentDryRuns:           4,
+		ServingReplicas:                2,
 		MaxMySQLTriggers:               validation.DefaultLimits.MaxMySQLTriggers,
 		MaxQueryBytes:                  validation.DefaultLimits.MaxQueryBytes,
 		KEDANamespace:                  "keda",
@@ -163,6 +172,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.DryRunTimeout, "dry-run-timeout", o.DryRunTimeout, "Time budget for validating one ScaledObject, dry-runs of its queries included.")
 	fs.StringVar(&o.OnUnreachable, "on-unreachable", o.OnUnreachable, "When a query cannot be dry-run (server unreachable, too slow, too busy): \"warn\" admits with a warning, \"deny\" denies.")
 	fs.IntVar(&o.MaxConcurrentDryRuns, "dry-run-max-concurrent", o.MaxConcurrentDryRuns, "Most dry-runs (MySQL connections) at once; more wait, within the time budget.")
+	fs.IntVar(&o.ServingReplicas, "serving-replicas", o.ServingReplicas, "How many replicas of innokeda serve the webhooks: the Deployment's replicas (the chart sets it from replicaCount). The managed scaler account's MAX_USER_CONNECTIONS leaves room for each one's --dry-run-max-concurrent dry-runs; a replica beyond it finds the limit reached and admits unvalidated.")
 	fs.IntVar(&o.MaxMySQLTriggers, "max-mysql-triggers", o.MaxMySQLTriggers, "Most mysql triggers in one ScaledObject; one with more is denied before any of its checks run.")
 	fs.IntVar(&o.MaxQueryBytes, "max-query-bytes", o.MaxQueryBytes, "Most bytes of mysql queries in one ScaledObject, all its triggers together; one with more is denied before any of its checks run.")
 	fs.StringVar(&o.KEDANamespace, "keda-namespace", o.KEDANamespace, "KEDA's namespace, where the Secrets of ClusterTriggerAuthentications live.")
@@ -258,6 +268,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxConcurrentDryRuns < 1 {
 		return fmt.Errorf("--dry-run-max-concurrent must be at least 1, not %d", o.MaxConcurrentDryRuns)
+	}
+	if o.ServingReplicas < 1 || o.ServingReplicas > maxServingReplicas {
+		return fmt.Errorf("--serving-replicas must be between 1 and %d (the Deployment's replicas), not %d", maxServingReplicas, o.ServingReplicas)
 	}
 	if o.AuditInterval > 0 && o.MaxConcurrentDryRuns < 2 {
 		return fmt.Errorf("the audit takes at most half of --dry-run-max-concurrent, so that admissions keep the rest: set it to at least 2, not %d, or turn the audit off with --audit-interval=0", o.MaxConcurrentDryRuns)

@@ -16,14 +16,14 @@ func TestFlags(t *testing.T) {
 	args := []string{"--kubeconfig", "/k", "--webhook-port", "10250", "--webhook-cert-dir", "/certs", "--metrics-bind-address", "0",
 		"--health-probe-bind-address", ":9000", "--leader-elect", "--cluster-domain", "corp.example", "--zap-log-level", "debug",
 		"--kube-api-qps", "50", "--kube-api-burst", "80", "--admission-api-qps", "300", "--admission-api-burst", "600", "--secret-cache-ttl", "0s",
-		"--audit-interval", "90s", "--audit-rate", "2.5", "--audit-cluster-rate", "0.25"}
+		"--audit-interval", "90s", "--audit-rate", "2.5", "--audit-cluster-rate", "0.25", "--serving-replicas", "3"}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
 	if o.Kubeconfig != "/k" || o.WebhookPort != 10250 || o.WebhookCertDir != "/certs" || o.MetricsBindAddress != "0" ||
 		o.HealthProbeBindAddress != ":9000" || !o.LeaderElect || o.ClusterDomain != "corp.example" || o.EnableHTTP2 ||
 		o.KubeAPIQPS != 50 || o.KubeAPIBurst != 80 || o.AdmissionAPIQPS != 300 || o.AdmissionAPIBurst != 600 || o.SecretCacheTTL != 0 ||
-		o.AuditInterval != 90*time.Second || o.AuditRate != 2.5 || o.AuditClusterRate != 0.25 {
+		o.AuditInterval != 90*time.Second || o.AuditRate != 2.5 || o.AuditClusterRate != 0.25 || o.ServingReplicas != 3 {
 		t.Errorf("parsed options = %+v", o)
 	}
 }
@@ -51,6 +51,8 @@ func TestInvalidOptionsAreRejectedBeforeConnecting(t *testing.T) {
 		{"a negative audit rate", []string{"--audit-rate", "-2"}, "--audit-rate must be a positive number, not -2"},
 		{"an unbounded audit rate", []string{"--audit-rate", "+Inf"}, "--audit-rate must be a positive number, not +Inf"},
 		{"an audit rate that is no number", []string{"--audit-rate", "NaN"}, "--audit-rate must be a positive number, not NaN"},
+		{"no serving replica", []string{"--serving-replicas", "0"}, "--serving-replicas must be between 1 and 64 (the Deployment's replicas), not 0"},
+		{"too many serving replicas", []string{"--serving-replicas", "65"}, "--serving-replicas must be between 1 and 64 (the Deployment's replicas), not 65"},
 		{"no audit rate per cluster", []string{"--audit-cluster-rate", "0"}, "--audit-cluster-rate must be a positive number, not 0"},
 		{"an unbounded audit rate per cluster", []string{"--audit-cluster-rate", "+Inf"}, "--audit-cluster-rate must be a positive number, not +Inf"},
 		{"an audit that would take every dry-run slot", []string{"--dry-run-max-concurrent", "1"},

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/innokeda/innokeda/internal/app"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/harness"
 )
@@ -22,6 +23,13 @@ import (
 const downNamespace = "hostile-down"
 
 var downAddr string
+
+// servingReplicas is the --serving-replicas of the manager under test: more than the two the
+// defaults assume, so that the scaler account's connection limit is seen to follow it.
+const servingReplicas = 3
+
+// managerOptions are the options the manager under test runs with.
+var managerOptions app.Options
 
 var (
 	controlPlane *harness.ControlPlane
@@ -81,6 +89,8 @@ func runWithServers(m *testing.M, cp *harness.ControlPlane) int {
 		opts.DryRunHostAliases[innodbcluster.ServiceHost(service, downNamespace, "cluster.local")] = downAddr
 	}
 	opts.ScalerAccounts = true
+	opts.ServingReplicas = servingReplicas
+	managerOptions = opts
 	// Short, so that the test of the backoff after a refusal runs in seconds.
 	opts.Controller.RetryBaseDelay, opts.Controller.RetryMaxDelay = 200*time.Millisecond, 5*time.Second
 	mgr, err := harness.StartManager(cp, opts)

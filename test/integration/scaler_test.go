@@ -3,10 +3,13 @@ package integration
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -17,6 +20,7 @@ import (
 	"github.com/innokeda/innokeda/internal/controller"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/scaleraccount"
 	"github.com/innokeda/innokeda/test/gen"
 )
 
@@ -67,6 +71,39 @@ func TestManagedScalerAccount(t *testing.T) {
 		}
 		if after, err := mariadb.TLSConnections(ctx); err != nil || after <= tlsBefore {
 			t.Errorf("Ssl_accepts went from %d to %d (%v): the account was not kept over TLS", tlsBefore, after, err)
+		}
+	})
+
+	t.Run("the connection limit leaves room for every serving replica's dry-runs", func(t *testing.T) {
+		// No trigger yet: KEDA's share is its minimum, each of the three replicas' dry-runs
+		// have theirs (scaleraccount.ConnectionLimit).
+		want := scaleraccount.ConnectionLimit(0, servingReplicas*managerOptions.MaxConcurrentDryRuns)
+		if got := scalerGrants(t); len(got) != 1 || !strings.HasSuffix(got[0], fmt.Sprintf("MAX_USER_CONNECTIONS %d", want)) {
+			t.Fatalf("grants %q, want MAX_USER_CONNECTIONS %d for --serving-replicas=%d x --dry-run-max-concurrent=%d", got, want, servingReplicas, managerOptions.MaxConcurrentDryRuns)
+		}
+		// The server holds to it: as many sessions at once as it says, and not one more.
+		db := asScaler(t, password)
+		var held []*sql.Conn
+		t.Cleanup(func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		})
+		for range want {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatalf("session %d of the %d the limit allows: %v", len(held)+1, want, err)
+			}
+			held = append(held, conn)
+		}
+		conn, err := db.Conn(ctx)
+		if err == nil {
+			_ = conn.Close()
+			t.Fatalf("a session beyond MAX_USER_CONNECTIONS %d was accepted", want)
+		}
+		var myErr *mysql.MySQLError
+		if !errors.As(err, &myErr) || (myErr.Number != 1203 && myErr.Number != 1226) {
+			t.Errorf("session %d: %v, want the account's connection limit (1203 or 1226)", want+1, err)
 		}
 	})
 

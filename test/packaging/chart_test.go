@@ -61,8 +61,8 @@ func TestHelmChart(t *testing.T) {
 		checkRotation(t, objs, chartPrefix)
 	})
 	t.Run("Deployment, Services and webhook scoping as the kustomize base's", func(t *testing.T) {
-		d, _ := objs.options(t, chartPrefix+"innokeda")
-		checkDeployment(t, d)
+		d, o := objs.options(t, chartPrefix+"innokeda")
+		checkDeployment(t, d, o)
 		checkServices(t, objs, chartPrefix)
 		checkWebhookScoping(t, objs, chartPrefix)
 	})
@@ -157,6 +157,9 @@ func TestHelmChart(t *testing.T) {
 		checkNetworkPolicy(t, everything, np)
 		checkServiceMonitor(t, everything, ns, chartPrefix)
 		d, o := everything.options(t, chartPrefix+"innokeda")
+		if *d.Spec.Replicas != 3 || o.ServingReplicas != 3 {
+			t.Errorf("replicaCount 3: %d replicas, --serving-replicas=%d", *d.Spec.Replicas, o.ServingReplicas)
+		}
 		spec := d.Spec.Template.Spec
 		if !spec.HostNetwork || spec.DNSPolicy != "ClusterFirstWithHostNet" || spec.PriorityClassName != "system-cluster-critical" || len(spec.TopologySpreadConstraints) != 1 {
 			t.Errorf("hostNetwork %t, dnsPolicy %q, priorityClassName %q, %d spread constraints", spec.HostNetwork, spec.DNSPolicy, spec.PriorityClassName, len(spec.TopologySpreadConstraints))

@@ -222,8 +222,12 @@ func checkRotation(t *testing.T, objs built, prefix string) {
 }
 
 // checkDeployment checks what every build's Deployment has, whatever the overlay.
-func checkDeployment(t *testing.T, d appsv1.Deployment) {
+func checkDeployment(t *testing.T, d appsv1.Deployment, o app.Options) {
 	t.Helper()
+	// Told, not assumed: the scaler account's connection limit is sized for this many.
+	if d.Spec.Replicas == nil || int(*d.Spec.Replicas) != o.ServingReplicas {
+		t.Errorf("--serving-replicas=%d, but the Deployment runs %v replicas", o.ServingReplicas, d.Spec.Replicas)
+	}
 	spec := d.Spec.Template.Spec
 	if spec.PriorityClassName != "system-cluster-critical" {
 		t.Errorf("priorityClassName %q, want system-cluster-critical", spec.PriorityClassName)
@@ -301,7 +305,7 @@ func TestKustomizeOverlays(t *testing.T) {
 			checkServices(t, objs, "")
 
 			d, o := objs.options(t, "innokeda")
-			checkDeployment(t, d)
+			checkDeployment(t, d, o)
 			// One image name everywhere: the chart's default, innokeda/innokeda:<appVersion>.
 			chart := decodeFile(t, "charts/innokeda/Chart.yaml")[0]
 			if want := fmt.Sprint("innokeda/innokeda:", chart.Object["appVersion"]); d.Spec.Template.Spec.Containers[0].Image != want {
@@ -451,7 +455,7 @@ func TestKustomizeComponents(t *testing.T) {
 		checkCertManager(t, objs, "innokeda", "")
 
 		d, o := objs.options(t, "innokeda")
-		checkDeployment(t, d)
+		checkDeployment(t, d, o)
 		if o.CertRotation || o.WebhookCertDir != "/certs" || !o.MetricsSecure {
 			t.Errorf("--cert-rotation=%t --webhook-cert-dir=%s --metrics-secure=%t; want false, /certs, true", o.CertRotation, o.WebhookCertDir, o.MetricsSecure)
 		}
