@@ -10,7 +10,7 @@ BENCHTIME ?= 2s
 # envtest's kube-apiserver and etcd, built from Go modules on first use (see hack/envtest-assets.sh).
 ENVTEST_ASSETS = $$(hack/envtest-assets.sh)
 
-.PHONY: all build lint test unit fuzz bench demo envtest mariadb docker-build clean helm-docs docs tools
+.PHONY: all build lint test unit integration e2e packaging fuzz bench demo envtest mariadb docker-build clean helm-docs docs tools
 
 all: lint build
 
@@ -45,12 +45,39 @@ mariadb: ## The tests and the demo start their own MariaDB server: install its b
 	  else echo "mariadbd not found: run 'sudo apt-get install -y mariadb-server'"; exit 1; fi; \
 	fi
 
-# One package at a time (-p 1): the suites start API servers and MariaDB servers and hold
-# dry-runs to their 2 s budget; run side by side on two cores, they starved each other into
-# timeouts (300 concurrent admissions, 2 timed out).
-test: lint mariadb tools ## Everything: unit, integration (envtest), about 10 s of fuzzing per target, with -race.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 -p 1 ./...
-	$(MAKE) --no-print-directory fuzz
+# Test tiers: every package is in exactly one. Those that start servers are listed (MariaDB:
+# integration; innokeda's binary with an API server: e2e; the chart and the kustomize
+# overlays rendered and applied: packaging), and run one package at a time (-p 1): they hold
+# dry-runs to their 2 s budget, and side by side on two cores they starved each other into
+# timeouts (300 concurrent admissions, 2 timed out). Every other package is a unit test: no
+# server, packages in parallel.
+MODULE = github.com/innokeda/innokeda
+integration_PKGS = internal/dryrun internal/scaleraccount webhook test/harness test/integration test/audit
+e2e_PKGS = test/e2e test/demo
+packaging_PKGS = test/packaging
+unit_PKGS = $$($(GO) list ./... | sed 's|^$(MODULE)/||' | grep -vxF $(foreach p,$(integration_PKGS) $(e2e_PKGS) $(packaging_PKGS),-e $(p)) | sed 's|^|./|')
+# tier runs one tier's packages with -race, with extra flags $(2), and prints how long it took.
+define tier
+	@start=$$(date +%s); \
+	$(if $(filter unit,$(1)),INNOKEDA_NO_SERVERS=1 $(GO) test -race -count=1 $(unit_PKGS),KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -race -count=1 $(2) $(addprefix ./,$($(1)_PKGS))) || exit 1; \
+	echo "tier $(1): $$(( $$(date +%s) - start )) s"
+endef
+
+test: lint mariadb tools ## Everything CI runs: the unit, integration, e2e and packaging tiers with -race, then about 10 s of fuzzing per target; each tier's duration printed.
+	$(call tier,unit,)
+	$(call tier,integration,-p 1)
+	$(call tier,e2e,-p 1)
+	$(call tier,packaging,-p 1)
+	@start=$$(date +%s); $(MAKE) --no-print-directory fuzz || exit 1; echo "tier fuzz: $$(( $$(date +%s) - start )) s"
+
+integration: mariadb ## The tests with MariaDB (and envtest's API server): the dry-run, the scaler account, the webhooks, the controller and the audit.
+	$(call tier,integration,-p 1)
+
+e2e: mariadb ## innokeda's binary against an API server: metrics, TLS, the demo's path.
+	$(call tier,e2e,-p 1)
+
+packaging: tools ## The chart and the kustomize overlays: rendered, checked and applied to an API server; promtool on the alerts.
+	$(call tier,packaging,-p 1)
 
 # The pinned tools the packaging tests run (helm, kustomize, promtool), built here so that
 # their first build on a new machine (minutes for promtool's dependencies) is not paid
@@ -60,8 +87,8 @@ tools: ## Build the pinned tools the tests run.
 	$(GO) tool -modfile=tools/packaging/go.mod kustomize version >/dev/null
 	$(GO) tool -modfile=tools/monitoring/go.mod promtool --version >/dev/null
 
-unit: ## The tests that need no Kubernetes API server (MariaDB is started where needed).
-	$(GO) test -race -count=1 ./internal/... ./webhook/...
+unit: ## The tests that start no server, packages in parallel.
+	$(call tier,unit,)
 
 fuzz: ## Fuzz the admission handler, whole ScaledObjects against MariaDB, the query check and the table reader (FUZZTIME each, or about 10 s).
 	$(GO) test -run '^$$' -fuzz '^FuzzHandler$$' -fuzztime $(call fuzztime,40000x) ./webhook/

@@ -41,6 +41,9 @@ type ControlPlane struct {
 // StartControlPlane starts envtest. The binaries come from KUBEBUILDER_ASSETS, or are
 // built from Go modules by hack/envtest-assets.sh (once; later runs reuse them).
 func StartControlPlane() (*ControlPlane, error) {
+	if err := serversAllowed("an API server"); err != nil {
+		return nil, err
+	}
 	root := RepoRoot()
 	assets, err := assetsDir()
 	if err != nil {

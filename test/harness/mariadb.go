@@ -56,6 +56,9 @@ func WithoutTLS() MariaDBOption { return func(o *mariaDBOptions) { o.withoutTLS 
 // (SQL SECURITY DEFINER, defined by root), to prove that a dry-run cannot write even
 // through a function.
 func StartMariaDB(opts ...MariaDBOption) (*MariaDB, error) {
+	if err := serversAllowed("a MariaDB server"); err != nil {
+		return nil, err
+	}
 	var o mariaDBOptions
 	for _, opt := range opts {
 		opt(&o)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -72,5 +73,16 @@ func TestMariaDBWithoutTLS(t *testing.T) {
 	defer func() { _ = db.Close() }()
 	if err := db.PingContext(context.Background()); err == nil {
 		t.Error("tls=true connected to a server without TLS")
+	}
+}
+
+// In the unit tier, starting a server is an error that names the fix.
+func TestNoServersInTheUnitTier(t *testing.T) {
+	t.Setenv(noServersEnv, "1")
+	if _, err := StartMariaDB(); err == nil || !strings.Contains(err.Error(), "integration_PKGS") {
+		t.Errorf("StartMariaDB in the unit tier: %v", err)
+	}
+	if _, err := StartControlPlane(); err == nil || !strings.Contains(err.Error(), "integration_PKGS") {
+		t.Errorf("StartControlPlane in the unit tier: %v", err)
 	}
 }
