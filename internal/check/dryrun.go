@@ -18,6 +18,7 @@ import (
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/mysqlerr"
 	"github.com/innokeda/innokeda/internal/sqltables"
 	"github.com/innokeda/innokeda/internal/validation"
 )
@@ -210,18 +211,8 @@ func rootFallbackRefused(reads sqltables.Reads) string {
 // schema of a table the query reads: the grant on that table will open it).
 func notGrantedYet(err error) bool {
 	var serverErr *dryrun.ServerError
-	return errors.As(err, &serverErr) && (serverErr.Number == erDBAccessDenied || serverErr.Number == erTableAccessDenied || serverErr.Number == erColumnAccessDenied)
+	return errors.As(err, &serverErr) && (serverErr.Number == mysqlerr.DBAccessDenied || serverErr.Number == mysqlerr.TableAccessDenied || serverErr.Number == mysqlerr.ColumnAccessDenied)
 }
-
-// MySQL errors for a missing privilege, a wrong account or a missing database or table.
-const (
-	erAccessDenied       = 1045 // ER_ACCESS_DENIED_ERROR
-	erBadDB              = 1049 // ER_BAD_DB_ERROR
-	erNoSuchTable        = 1146 // ER_NO_SUCH_TABLE
-	erDBAccessDenied     = 1044 // ER_DBACCESS_DENIED_ERROR
-	erTableAccessDenied  = 1142 // ER_TABLEACCESS_DENIED_ERROR
-	erColumnAccessDenied = 1143 // ER_COLUMNACCESS_DENIED_ERROR
-)
 
 // rootAccount returns cfg with the cluster's root account (from spec.secretName).
 func (e *Engine) rootAccount(ctx context.Context, cluster *innodbcluster.InnoDBCluster, cfg *mysql.Config) (*mysql.Config, error) {
@@ -325,15 +316,15 @@ func (w mysqlWords) rejection(e *dryrun.ServerError) string {
 		return e.Error() + ": " + text
 	}
 	switch e.Number {
-	case erAccessDenied:
+	case mysqlerr.AccessDenied:
 		return fmt.Sprintf("%s: the user name %s and its password are not those of an account that may connect from innokeda's pod", e, w.user)
-	case erDBAccessDenied:
+	case mysqlerr.DBAccessDenied:
 		return fmt.Sprintf("%s: the user %s may not use the database %s", e, w.user, w.db)
-	case erBadDB:
+	case mysqlerr.BadDB:
 		return fmt.Sprintf("%s: the database %s does not exist", e, w.db)
-	case erTableAccessDenied, erColumnAccessDenied:
+	case mysqlerr.TableAccessDenied, mysqlerr.ColumnAccessDenied:
 		return fmt.Sprintf("%s: the user %s lacks SELECT on a table or column the query reads", e, w.user)
-	case erNoSuchTable:
+	case mysqlerr.NoSuchTable:
 		return fmt.Sprintf("%s: a table the query reads does not exist (a table without a schema is looked for in the database %s)", e, w.db)
 	}
 	if e.Quoted() {
@@ -344,9 +335,9 @@ func (w mysqlWords) rejection(e *dryrun.ServerError) string {
 
 // connectionErrors are MySQL errors about the account or database, not the query.
 var connectionErrors = map[uint16]bool{
-	1044: true, // access denied to the database
-	1045: true, // access denied: user or password
-	1049: true, // unknown database
+	mysqlerr.DBAccessDenied: true, // access denied to the database
+	mysqlerr.AccessDenied:   true, // access denied: user or password
+	mysqlerr.BadDB:          true, // unknown database
 }
 
 // envSourceContainer is the container KEDA resolves env from: envSourceContainerName, or

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/innokeda/innokeda/internal/mysqlerr"
 )
 
 // AdminSession is one connection that sends statements innokeda wrote itself (account
@@ -30,7 +32,7 @@ type AdminSession struct {
 type StatementError struct{ Number uint16 }
 
 func (e *StatementError) Error() string {
-	return fmt.Sprintf("MySQL error %d (%s)", e.Number, errorName(e.Number))
+	return fmt.Sprintf("MySQL error %d (%s)", e.Number, mysqlerr.Name(e.Number))
 }
 
 // OpenAdminSession connects with cfg to dialAddress, and only there. ctx must have a

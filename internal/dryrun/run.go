@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/innokeda/innokeda/internal/mysqlerr"
 )
 
 // Observation is what a dry-run saw: at most the first row, and whether there was another.
@@ -387,9 +389,9 @@ func classify(ctx context.Context, err error) error {
 	switch {
 	case errors.As(err, &myErr):
 		switch myErr.Number {
-		case erTooManyConnections, erTooManyUserConnections, erUserLimitReached:
-			return fmt.Errorf("%w: %s", ErrUnreachable, errorName(myErr.Number))
-		case erMariaDBStatementTimeout, erMySQLExecutionTimeExceeds:
+		case mysqlerr.ConCount, mysqlerr.TooManyUserConnections, mysqlerr.UserLimitReached:
+			return fmt.Errorf("%w: %s", ErrUnreachable, mysqlerr.Name(myErr.Number))
+		case mysqlerr.StatementTimeout, mysqlerr.QueryTimeout:
 			return ErrTimedOut
 		}
 		return &ServerError{Number: myErr.Number, message: myErr.Message}

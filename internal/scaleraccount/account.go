@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/mysqlerr"
 )
 
 // Admin is a root session on one MySQL server. A statement or query the server rejects
@@ -78,20 +79,6 @@ type Result struct {
 	Created          bool // the account did not exist
 	PasswordChanged  bool // the account existed, and the password no longer worked
 }
-
-// MySQL error numbers Ensure and Remove act on.
-const (
-	erBadDB                   = 1049 // ER_BAD_DB_ERROR
-	erNoSuchTable             = 1146 // ER_NO_SUCH_TABLE
-	erUnknownSystemVariable   = 1193 // ER_UNKNOWN_SYSTEM_VARIABLE
-	erTooManyUserConnections  = 1203 // ER_TOO_MANY_USER_CONNECTIONS
-	erUserLimitReached        = 1226 // ER_USER_LIMIT_REACHED
-	erOptionPreventsStatement = 1290 // ER_OPTION_PREVENTS_STATEMENT: read_only, super_read_only
-	erAccessDenied            = 1045 // ER_ACCESS_DENIED_ERROR
-	erMustChangePassword      = 1820 // ER_MUST_CHANGE_PASSWORD
-	erMustChangePasswordLogin = 1862 // ER_MUST_CHANGE_PASSWORD_LOGIN
-	erBadField                = 1054 // ER_BAD_FIELD_ERROR
-)
 
 // mysqlError returns the MySQL error number of err, if it is a server's rejection.
 func mysqlError(err error) (uint16, bool) {
@@ -172,9 +159,9 @@ func Ensure(ctx context.Context, conn Admin, d Desired) (Result, error) {
 	for _, s := range plan {
 		if err := conn.Exec(ctx, s.SQL); err != nil {
 			switch {
-			case isMySQLError(err, erOptionPreventsStatement):
+			case isMySQLError(err, mysqlerr.OptionPreventsStatement):
 				return result, &ReadOnlyError{Address: conn.Address(), Reason: "it became read-only while the account was being changed (" + s.Redacted + ")"}
-			case s.Table != nil && isMySQLError(err, erNoSuchTable, erBadDB):
+			case s.Table != nil && isMySQLError(err, mysqlerr.NoSuchTable, mysqlerr.BadDB):
 				missing = append(missing, *s.Table)
 				continue
 			}
@@ -220,7 +207,7 @@ func Remove(ctx context.Context, conn Admin, user, host string) error {
 	}
 	for _, s := range statements {
 		if err := conn.Exec(ctx, s); err != nil {
-			if isMySQLError(err, erOptionPreventsStatement) {
+			if isMySQLError(err, mysqlerr.OptionPreventsStatement) {
 				return &ReadOnlyError{Address: conn.Address(), Reason: "it became read-only while the account was being removed (" + s + ")"}
 			}
 			return fmt.Errorf("%s: %w", s, err)
@@ -270,13 +257,13 @@ func checkPrimary(ctx context.Context, conn Admin) error {
 	inGroup := false
 	uuid, err := query(ctx, conn, "SELECT @@GLOBAL.server_uuid")
 	switch {
-	case isMySQLError(err, erUnknownSystemVariable): // MariaDB: no group replication
+	case isMySQLError(err, mysqlerr.UnknownSystemVariable): // MariaDB: no group replication
 	case err != nil:
 		return err
 	default:
 		members, err := conn.Query(ctx, "SELECT MEMBER_ID, MEMBER_HOST, MEMBER_PORT, MEMBER_ROLE, MEMBER_STATE FROM performance_schema.replication_group_members")
 		switch {
-		case isMySQLError(err, erNoSuchTable, erBadField): // no such table, or before MySQL 8
+		case isMySQLError(err, mysqlerr.NoSuchTable, mysqlerr.BadField): // no such table, or before MySQL 8
 		case err != nil:
 			return fmt.Errorf("reading the replication group's members: %w", err)
 		}
@@ -316,7 +303,7 @@ func checkPrimary(ctx context.Context, conn Admin) error {
 	for _, variable := range []string{"read_only", "super_read_only"} {
 		value, err := query(ctx, conn, "SELECT @@GLOBAL."+variable)
 		switch {
-		case variable == "super_read_only" && isMySQLError(err, erUnknownSystemVariable):
+		case variable == "super_read_only" && isMySQLError(err, mysqlerr.UnknownSystemVariable):
 			continue // MariaDB
 		case err != nil:
 			return err

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/mysqlerr"
 )
 
 // fakeAdmin answers queries from a table and records statements.
@@ -78,7 +79,7 @@ func mysqlServer(role string, readOnly, superReadOnly string) *fakeAdmin {
 func mariaDBServer(readOnly string) *fakeAdmin {
 	return &fakeAdmin{
 		queries:   map[string][][]string{qReadOnly: {{readOnly}}, qAccount: {}, qLCTN: {{"0"}}},
-		failQuery: map[string]error{qUUID: mysqlErr(erUnknownSystemVariable), qSuperRO: mysqlErr(erUnknownSystemVariable)},
+		failQuery: map[string]error{qUUID: mysqlErr(mysqlerr.UnknownSystemVariable), qSuperRO: mysqlErr(mysqlerr.UnknownSystemVariable)},
 		works:     true,
 	}
 }
@@ -91,7 +92,7 @@ func TestEnsureOnlyOnThePrimary(t *testing.T) {
 	offline := mysqlServer("", "1", "1")
 	offline.queries[qMembers] = [][]string{{"uuid-self", "mysql-1", "3306", "", "OFFLINE"}}
 	oldMySQL := mysqlServer("PRIMARY", "0", "0")
-	oldMySQL.failQuery = map[string]error{qMembers: mysqlErr(erBadField)}
+	oldMySQL.failQuery = map[string]error{qMembers: mysqlErr(mysqlerr.BadField)}
 	tests := []struct {
 		name    string
 		server  *fakeAdmin
@@ -169,8 +170,8 @@ func TestEnsureRuns(t *testing.T) {
 	t.Run("missing tables do not stop the other grants", func(t *testing.T) {
 		server := mariaDBServer("0")
 		server.failExec = map[string]error{
-			"GRANT SELECT ON `shop`.`orders`": mysqlErr(erNoSuchTable),
-			"GRANT SELECT ON `nope`.`t`":      mysqlErr(erBadDB),
+			"GRANT SELECT ON `shop`.`orders`": mysqlErr(mysqlerr.NoSuchTable),
+			"GRANT SELECT ON `nope`.`t`":      mysqlErr(mysqlerr.BadDB),
 		}
 		got, err := Ensure(context.Background(), server, desired([]Table{testtable, orders, {"nope", "t"}}))
 		var missing *MissingTablesError
@@ -184,7 +185,7 @@ func TestEnsureRuns(t *testing.T) {
 	})
 	t.Run("read-only mid-way", func(t *testing.T) {
 		server := mariaDBServer("0")
-		server.failExec = map[string]error{"GRANT": mysqlErr(erOptionPreventsStatement)}
+		server.failExec = map[string]error{"GRANT": mysqlErr(mysqlerr.OptionPreventsStatement)}
 		got, err := Ensure(context.Background(), server, desired([]Table{testtable}))
 		if !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "it became read-only while the account was being changed (GRANT SELECT ON `testdb`.`testtable` TO 'innokeda_scaler'@'%')") {
 			t.Fatalf("error = %v", err)

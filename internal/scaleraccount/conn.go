@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/innokeda/innokeda/internal/dryrun"
+	"github.com/innokeda/innokeda/internal/mysqlerr"
 )
 
 // Conn is a root session on one server, opened by Connect. It is an Admin.
@@ -100,9 +101,9 @@ func (c *Conn) Authenticates(ctx context.Context, user, password string) (bool, 
 	cfg.User, cfg.Passwd, cfg.DBName = user, password, ""
 	err := dryrun.CheckLogin(ctx, cfg, c.address)
 	switch {
-	case err == nil, isMySQLError(err, erTooManyUserConnections, erUserLimitReached):
+	case err == nil, isMySQLError(err, mysqlerr.TooManyUserConnections, mysqlerr.UserLimitReached):
 		return true, nil
-	case isMySQLError(err, erAccessDenied, erMustChangePassword, erMustChangePasswordLogin):
+	case isMySQLError(err, mysqlerr.AccessDenied, mysqlerr.MustChangePassword, mysqlerr.MustChangePasswordLogin):
 		return false, nil
 	}
 	return false, err
