@@ -17,6 +17,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/check"
+	innokedametrics "github.com/innokeda/innokeda/internal/metrics"
 	"github.com/innokeda/innokeda/internal/validation"
 )
 
@@ -73,7 +74,7 @@ func (d *ScaledObjectDefaulter) Handle(ctx context.Context, req admission.Reques
 	result, _, lookupErr := check.Fill(ctx, d.cache, d.secrets, so, check.FillOptions{ClusterDomain: d.clusterDomain, ScalerAccounts: d.scalerAccounts, Limits: d.limits})
 	if lookupErr != nil {
 		logf.FromContext(ctx).Error(lookupErr, "Could not look up the target of a ScaledObject")
-		degradedTotal.WithLabelValues(webhookMutating, check.UncheckedLookupFailed).Inc()
+		innokedametrics.AdmissionDegraded.WithLabelValues(webhookMutating, check.UncheckedLookupFailed).Inc()
 		return skipped(skipLookupFailed).WithWarnings(
 			fmt.Sprintf("innokeda could not look up %s %s, so it filled nothing; try again: %v", lookupErr.Kind, lookupErr.Name, lookupErr.Err))
 	}
@@ -82,7 +83,7 @@ func (d *ScaledObjectDefaulter) Handle(ctx context.Context, req admission.Reques
 	}
 	paths := make([]string, 0, len(result.Fills))
 	for _, f := range result.Fills {
-		fillsTotal.WithLabelValues(f.Field).Inc()
+		innokedametrics.AutofillFills.WithLabelValues(f.Field).Inc()
 		paths = append(paths, f.Path)
 	}
 	if len(paths) > 0 {
@@ -92,6 +93,6 @@ func (d *ScaledObjectDefaulter) Handle(ctx context.Context, req admission.Reques
 }
 
 func skipped(reason autofill.Skip) admission.Response {
-	skipsTotal.WithLabelValues(string(reason)).Inc()
+	innokedametrics.AutofillSkips.WithLabelValues(string(reason)).Inc()
 	return admission.Allowed("")
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/innokeda/innokeda/internal/check"
 	"github.com/innokeda/innokeda/internal/dryrun"
+	innokedametrics "github.com/innokeda/innokeda/internal/metrics"
 	"github.com/innokeda/innokeda/internal/validation"
 )
 
@@ -135,7 +136,7 @@ func (v *ScaledObjectValidator) respond(so *kedav1alpha1.ScaledObject, verdict v
 	}
 	violations, warnings := verdict.Violations, verdict.AllWarnings()
 	for _, u := range verdict.Unchecked {
-		degradedTotal.WithLabelValues(webhookValidating, u.Reason).Inc()
+		innokedametrics.AdmissionDegraded.WithLabelValues(webhookValidating, u.Reason).Inc()
 		if u.Trigger < 0 { // what violations were found were found without it: they deny
 			warnings = append(warnings, u.Message)
 			continue
@@ -151,7 +152,7 @@ func (v *ScaledObjectValidator) respond(so *kedav1alpha1.ScaledObject, verdict v
 		return admission.Allowed("").WithWarnings(warnings...)
 	}
 	for _, vl := range violations {
-		denialsTotal.WithLabelValues(vl.Reason).Inc()
+		innokedametrics.ValidationDenials.WithLabelValues(vl.Reason).Inc()
 	}
 	status := apierrors.NewInvalid(schema.GroupKind{Group: "keda.sh", Kind: "ScaledObject"}, so.Name, violations.ErrorList()).Status()
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}.WithWarnings(warnings...)
@@ -168,9 +169,9 @@ func (v *ScaledObjectValidator) specUnchanged(req admission.Request, so *kedav1a
 
 // notValidated answers when validation could not happen at all, per --on-unreachable.
 func (v *ScaledObjectValidator) notValidated(reason, msg string) admission.Response {
-	degradedTotal.WithLabelValues(webhookValidating, reason).Inc()
+	innokedametrics.AdmissionDegraded.WithLabelValues(webhookValidating, reason).Inc()
 	if v.onUnreachable == OnUnreachableDeny {
-		denialsTotal.WithLabelValues(validation.ReasonNotValidated).Inc()
+		innokedametrics.ValidationDenials.WithLabelValues(validation.ReasonNotValidated).Inc()
 		return admission.Denied(msg + " (--on-unreachable=deny)")
 	}
 	return admission.Allowed("").WithWarnings(msg)

@@ -29,6 +29,7 @@ import (
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/metrics"
 	"github.com/innokeda/innokeda/internal/validation"
 )
 
@@ -227,14 +228,14 @@ func (a *Auditor) Reconcile(ctx context.Context, req reconcile.Request) (reconci
 	// The cluster's turn first, without holding a worker; then the global bound, which can
 	// only make an audit begin later than its turn.
 	if d := a.clusters.wait(types.NamespacedName{Namespace: so.Namespace, Name: cluster}, req.NamespacedName, time.Now()); d > 0 {
-		clusterPacedTotal.Inc()
+		metrics.AuditClusterPaced.Inc()
 		return reconcile.Result{RequeueAfter: d, Priority: ptr.To(0)}, nil
 	}
 	waitStart := time.Now()
 	if err := a.limiter.Wait(ctx); err != nil {
 		return reconcile.Result{}, nil // stopping
 	}
-	rateWaitSeconds.Observe(time.Since(waitStart).Seconds())
+	metrics.AuditRateWait.Observe(time.Since(waitStart).Seconds())
 	// The wait may have been long: audit the ScaledObject as it is now.
 	if err := a.cache.Get(ctx, req.NamespacedName, so); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err) // deleted: the delete event forgets it
@@ -266,7 +267,7 @@ func (a *Auditor) record(ctx context.Context, so *kedav1alpha1.ScaledObject, ver
 	a.updateGauges()
 	a.mu.Unlock()
 
-	runsTotal.WithLabelValues(outcome).Inc()
+	metrics.AuditRuns.WithLabelValues(outcome).Inc()
 	if outcome == OutcomeUnchecked {
 		logf.FromContext(ctx).V(1).Info("Audit could not check a ScaledObject", "unchecked", verdict.Unchecked)
 	}
@@ -305,6 +306,6 @@ func (a *Auditor) updateGauges() {
 			failing++
 		}
 	}
-	failingGauge.Set(float64(failing))
-	auditedGauge.Set(float64(len(a.standings)))
+	metrics.AuditFailing.Set(float64(failing))
+	metrics.AuditScaledObjects.Set(float64(len(a.standings)))
 }

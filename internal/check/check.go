@@ -23,6 +23,7 @@ import (
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/metrics"
 	"github.com/innokeda/innokeda/internal/sqltables"
 	"github.com/innokeda/innokeda/internal/validation"
 )
@@ -139,7 +140,7 @@ func (e *Engine) check(ctx context.Context, so *kedav1alpha1.ScaledObject, mode 
 		}
 		switch {
 		case ctx.Err() != nil && conn == nil:
-			dryRunsTotal.WithLabelValues(OutcomeTimedOut).Inc()
+			metrics.DryRuns.WithLabelValues(OutcomeTimedOut).Inc()
 			notDryRun(&verdict, i, OutcomeTimedOut, fmt.Sprintf("innokeda's budget (--dry-run-timeout=%v) ran out before this trigger's credentials were read; only its static checks were made", e.opts.DryRunTimeout))
 		case err != nil:
 			logf.FromContext(ctx).Error(err, "Could not read a trigger's credentials", "trigger", i)
@@ -166,7 +167,7 @@ func (e *Engine) check(ctx context.Context, so *kedav1alpha1.ScaledObject, mode 
 			break // the answer is a denial already
 		}
 		if ctx.Err() != nil {
-			dryRunsTotal.WithLabelValues(OutcomeTimedOut).Inc()
+			metrics.DryRuns.WithLabelValues(OutcomeTimedOut).Inc()
 			notDryRun(&verdict, conn.i, OutcomeTimedOut, fmt.Sprintf("innokeda's budget (--dry-run-timeout=%v) ran out before this trigger was dry-run; all its other checks were made", e.opts.DryRunTimeout))
 			continue
 		}

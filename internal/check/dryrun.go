@@ -18,6 +18,7 @@ import (
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/metrics"
 	"github.com/innokeda/innokeda/internal/mysqlerr"
 	"github.com/innokeda/innokeda/internal/sqltables"
 	"github.com/innokeda/innokeda/internal/validation"
@@ -103,7 +104,7 @@ func (e *Engine) dryRunTrigger(ctx context.Context, so *kedav1alpha1.ScaledObjec
 	i, t, res, cfg, scaler, reads := conn.i, conn.t, conn.res, conn.cfg, conn.scaler, conn.reads
 	prefix := fmt.Sprintf("spec.triggers[%d]: ", i)
 	if res.unresolved != "" {
-		dryRunsTotal.WithLabelValues(OutcomeNotDialed).Inc()
+		metrics.DryRuns.WithLabelValues(OutcomeNotDialed).Inc()
 		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+res.unresolved)
 		verdict.NotDryRun++
 		return
@@ -112,14 +113,14 @@ func (e *Engine) dryRunTrigger(ctx context.Context, so *kedav1alpha1.ScaledObjec
 	servers, err := clusterservers.Lookup(ctx, e.cache, facts.Cluster)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Could not look up the servers of an InnoDBCluster", "trigger", i)
-		dryRunsTotal.WithLabelValues(OutcomeNotDialed).Inc()
+		metrics.DryRuns.WithLabelValues(OutcomeNotDialed).Inc()
 		notDryRun(verdict, i, UncheckedServers,
 			fmt.Sprintf("innokeda could not look up the services and pods of InnoDBCluster %s: %v", facts.Cluster.Name, err))
 		return
 	}
 	dialAddress, err := e.opts.Hosts.DialAddress(cfg, servers, res.subject())
 	if err != nil {
-		dryRunsTotal.WithLabelValues(OutcomeNotDialed).Inc()
+		metrics.DryRuns.WithLabelValues(OutcomeNotDialed).Inc()
 		verdict.Warnings = append(verdict.Warnings, prefix+"not dry-run: "+err.Error()+"; innokeda only connects to the MySQL Operator's services and pods of the cluster, "+
 			"at the addresses the API server gives for them, so only the static checks were made")
 		verdict.NotDryRun++
@@ -130,14 +131,14 @@ func (e *Engine) dryRunTrigger(ctx context.Context, so *kedav1alpha1.ScaledObjec
 	asRoot := false
 	user, db := res.originOf("username"), res.originOf("dbName")
 	if scaler && mode.DryRunRequest && cfg.User == managed.ScalerUser && notGrantedYet(err) {
-		dryRunsTotal.WithLabelValues(OutcomeNotDialed).Inc()
+		metrics.DryRuns.WithLabelValues(OutcomeNotDialed).Inc()
 		verdict.Warnings = append(verdict.Warnings, prefix+fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads, and a dry-run request is never stored, so innokeda's controller will not grant it and innokeda does not read as root in its stead; only the static checks were made", managed.ScalerUser))
 		verdict.NotDryRun++
 		return
 	}
 	if scaler && mode.rootFallback() && cfg.User == managed.ScalerUser && notGrantedYet(err) {
 		if why := rootFallbackRefused(reads); why != "" {
-			dryRunsTotal.WithLabelValues(OutcomeNotDialed).Inc()
+			metrics.DryRuns.WithLabelValues(OutcomeNotDialed).Inc()
 			verdict.Warnings = append(verdict.Warnings, prefix+fmt.Sprintf("not dry-run: MySQL account %s has no SELECT yet on a table the query reads (innokeda's controller grants it once the ScaledObject is stored, "+
 				"Event %s on InnoDBCluster %s), and %s, so only the static checks were made; KEDA's first polls may fail until the grant",
 				managed.ScalerUser, controllerGrantsEvent, facts.Cluster.Name, why))
@@ -242,17 +243,17 @@ func (e *Engine) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t ke
 	switch {
 	case errors.As(err, &refused):
 		// The guard, run again with what only the server could tell (its sql_mode).
-		dryRunsTotal.WithLabelValues(OutcomeRefused).Inc()
+		metrics.DryRuns.WithLabelValues(OutcomeRefused).Inc()
 		violations.Add(validation.ReasonQueryNotReadOnly, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+refused.Error()))
 		return
 	case errors.Is(err, dryrun.ErrValueTooLarge):
-		dryRunsTotal.WithLabelValues(OutcomeRejected).Inc()
-		dryRunSeconds.Observe(obs.Took.Seconds())
+		metrics.DryRuns.WithLabelValues(OutcomeRejected).Inc()
+		metrics.DryRunDuration.Observe(obs.Took.Seconds())
 		violations.Add(validation.ReasonQueryResult, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+err.Error()))
 		return
 	case errors.As(err, &serverErr):
-		dryRunsTotal.WithLabelValues(OutcomeRejected).Inc()
-		dryRunSeconds.Observe(obs.Took.Seconds())
+		metrics.DryRuns.WithLabelValues(OutcomeRejected).Inc()
+		metrics.DryRunDuration.Observe(obs.Took.Seconds())
 		path := validation.MetadataPath(i, "query")
 		detail := "MySQL rejected the query: " + words.rejection(serverErr)
 		if connectionErrors[serverErr.Number] {
@@ -269,18 +270,18 @@ func (e *Engine) judge(prefix string, i int, so *kedav1alpha1.ScaledObject, t ke
 		case errors.Is(err, dryrun.ErrBusy):
 			outcome = OutcomeBusy
 		}
-		dryRunsTotal.WithLabelValues(outcome).Inc()
+		metrics.DryRuns.WithLabelValues(outcome).Inc()
 		notDryRun(verdict, i, outcome, fmt.Sprintf("%s (within --dry-run-timeout=%v)", err, e.opts.DryRunTimeout))
 		return
 	}
-	dryRunSeconds.Observe(obs.Took.Seconds())
+	metrics.DryRunDuration.Observe(obs.Took.Seconds())
 	value, err := dryrun.Value(obs)
 	if err != nil {
-		dryRunsTotal.WithLabelValues(OutcomeRejected).Inc()
+		metrics.DryRuns.WithLabelValues(OutcomeRejected).Inc()
 		violations.Add(validation.ReasonQueryResult, validation.Invalid(validation.MetadataPath(i, "query"), "the query "+err.Error()))
 		return
 	}
-	dryRunsTotal.WithLabelValues(OutcomeSucceeded).Inc()
+	metrics.DryRuns.WithLabelValues(OutcomeSucceeded).Inc()
 	queryValue, _ := validation.ParseNumber(t.Metadata["queryValue"])                                          // checked before the dry-run
 	minReplicas, maxReplicas := ptr.Deref(so.Spec.MinReplicaCount, 0), ptr.Deref(so.Spec.MaxReplicaCount, 100) // KEDA's defaults
 	if asRoot {

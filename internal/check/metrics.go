@@ -1,8 +1,7 @@
 package check
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"github.com/innokeda/innokeda/internal/metrics"
 )
 
 // Why a trigger, or a whole object, was not checked (validation.Unchecked.Reason), besides
@@ -27,22 +26,9 @@ const (
 	OutcomeRefused     = "refused"    // the guard refused the query for the server's sql_mode
 )
 
-var (
-	dryRunsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "innokeda_dryrun_total",
-		Help: "Dry-runs of mysql triggers' queries, by outcome.",
-	}, []string{"outcome"})
-	dryRunSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "innokeda_dryrun_duration_seconds",
-		Help:    "Time from connecting to MySQL to the end of a dry-run that reached the server.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-	})
-)
-
 func init() {
-	// Registered once per process on the registry the manager's metrics endpoint serves.
-	metrics.Registry.MustRegister(dryRunsTotal, dryRunSeconds)
+	// Every outcome's series at 0 from the start.
 	for _, outcome := range []string{OutcomeSucceeded, OutcomeRejected, OutcomeUnreachable, OutcomeTimedOut, OutcomeBusy, OutcomeNotDialed, OutcomeRefused} {
-		dryRunsTotal.WithLabelValues(outcome)
+		metrics.DryRuns.WithLabelValues(outcome)
 	}
 }

@@ -1,12 +1,12 @@
 package controller
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/innokeda/innokeda/internal/metrics"
 )
 
 // Events are sent by client-go one goroutine each, every one waiting for the event client's
@@ -20,15 +20,9 @@ const (
 	eventBurst             = 100
 )
 
-var eventsDroppedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "innokeda_events_dropped_total",
-	Help: "Events the controller did not send because it was emitting them faster than its budget, by type (Normal, Warning).",
-}, []string{"type"})
-
 func init() {
-	metrics.Registry.MustRegister(eventsDroppedTotal)
 	for _, t := range []string{corev1.EventTypeNormal, corev1.EventTypeWarning} {
-		eventsDroppedTotal.WithLabelValues(t)
+		metrics.EventsDropped.WithLabelValues(t)
 	}
 }
 
@@ -55,7 +49,7 @@ func (r throttledRecorder) Eventf(regarding, related runtime.Object, eventtype, 
 		limiter = r.warnings
 	}
 	if !limiter.Allow() {
-		eventsDroppedTotal.WithLabelValues(eventtype).Inc()
+		metrics.EventsDropped.WithLabelValues(eventtype).Inc()
 		return
 	}
 	r.next.Eventf(regarding, related, eventtype, reason, action, note, args...)

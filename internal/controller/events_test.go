@@ -6,12 +6,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
+
+	"github.com/innokeda/innokeda/internal/metrics"
 )
 
 func TestEventsBeyondTheBudgetAreDroppedAndCounted(t *testing.T) {
 	fake := events.NewFakeRecorder(1000)
 	r := newThrottledRecorder(fake)
-	droppedBefore := testutil.ToFloat64(eventsDroppedTotal.WithLabelValues(corev1.EventTypeNormal))
+	droppedBefore := testutil.ToFloat64(metrics.EventsDropped.WithLabelValues(corev1.EventTypeNormal))
 	const sent = eventBurst + 50
 	for range sent { // at once: far faster than the budget refills
 		r.Eventf(&corev1.Pod{}, nil, corev1.EventTypeNormal, "Created", "Apply", "created")
@@ -19,7 +21,7 @@ func TestEventsBeyondTheBudgetAreDroppedAndCounted(t *testing.T) {
 	// Normal events spent their budget; a Warning still goes through.
 	r.Eventf(&corev1.Pod{}, nil, corev1.EventTypeWarning, "Rejected", "Apply", "rejected")
 	passed := len(fake.Events)
-	dropped := testutil.ToFloat64(eventsDroppedTotal.WithLabelValues(corev1.EventTypeNormal)) - droppedBefore
+	dropped := testutil.ToFloat64(metrics.EventsDropped.WithLabelValues(corev1.EventTypeNormal)) - droppedBefore
 	if passed < eventBurst+1 || passed > eventBurst+2 { // the burst, maybe one refilled token, the Warning
 		t.Errorf("%d events passed, want the burst of %d and the Warning", passed, eventBurst)
 	}

@@ -11,19 +11,18 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/innokeda/innokeda/internal/clusterservers"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
+	"github.com/innokeda/innokeda/internal/metrics"
 	"github.com/innokeda/innokeda/internal/scaleraccount"
 )
 
@@ -78,31 +77,18 @@ func serving(s dryrun.ClusterServers) bool {
 	return false
 }
 
-var scalerAccountsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-	Name: "innokeda_scaler_accounts",
-	Help: "InnoDBClusters whose TriggerAuthentication maps the least-privilege MySQL account innokeda keeps (innokeda.io/scaler-account: managed).",
-})
-
-// scalerAccountFailuresTotal counts the ScalerAccountFailed Events the controller meant
-// to send (an Event over the budget is dropped, the count is not), by the step that failed.
-var scalerAccountFailuresTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "innokeda_scaler_account_failures_total",
-	Help: "Times the controller could not keep a cluster's scaler account (the Warning Event ScalerAccountFailed), by step: Validate, Grant, FindPrimary, Connect.",
-}, []string{"step"})
-
 // Steps of ScalerAccountFailed.
 var scalerAccountSteps = []string{"Validate", "Grant", "FindPrimary", "Connect"}
 
 func init() {
-	metrics.Registry.MustRegister(scalerAccountsGauge, scalerAccountFailuresTotal)
 	for _, step := range scalerAccountSteps {
-		scalerAccountFailuresTotal.WithLabelValues(step)
+		metrics.ScalerAccountFailures.WithLabelValues(step)
 	}
 }
 
 // scalerAccountFailed sends the Warning Event ScalerAccountFailed for step, and counts it.
 func (r *InnoDBClusterReconciler) scalerAccountFailed(cluster *innodbcluster.InnoDBCluster, step, format string, args ...any) {
-	scalerAccountFailuresTotal.WithLabelValues(step).Inc()
+	metrics.ScalerAccountFailures.WithLabelValues(step).Inc()
 	r.recorder.Eventf(cluster, nil, corev1.EventTypeWarning, ReasonScalerAccountFailed, step, format, args...)
 }
 
@@ -124,7 +110,7 @@ func (s *scalerAccounts) set(cluster types.NamespacedName, mapped bool) {
 	} else {
 		delete(s.mapped, cluster)
 	}
-	scalerAccountsGauge.Set(float64(len(s.mapped)))
+	metrics.ScalerAccounts.Set(float64(len(s.mapped)))
 }
 
 // scalerWish is what a cluster's annotations ask of the account KEDA polls with.

@@ -12,24 +12,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/innokeda/innokeda/internal/metrics"
 )
 
-// readsTotal counts the Secrets the webhooks asked for, by where the answer came from.
-var readsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "innokeda_secret_reads_total",
-	Help: "Secrets the webhooks read, by source: api (a read of the API server) or cache (read less than --secret-cache-ttl ago, or shared with a concurrent read).",
-}, []string{"source"})
-
 func init() {
-	metrics.Registry.MustRegister(readsTotal)
 	for _, source := range []string{sourceAPI, sourceCache} {
-		readsTotal.WithLabelValues(source)
+		metrics.SecretReads.WithLabelValues(source)
 	}
 }
 
@@ -74,7 +67,7 @@ func (r *Reader) Get(ctx context.Context, key client.ObjectKey, obj client.Objec
 	}
 	e, ok := r.cached(key)
 	if ok {
-		readsTotal.WithLabelValues(sourceCache).Inc()
+		metrics.SecretReads.WithLabelValues(sourceCache).Inc()
 	} else {
 		// One read per Secret at a time: the others wait for it, each within its own
 		// context.
@@ -85,7 +78,7 @@ func (r *Reader) Get(ctx context.Context, key client.ObjectKey, obj client.Objec
 				return res.Err
 			}
 			if res.Shared {
-				readsTotal.WithLabelValues(sourceCache).Inc()
+				metrics.SecretReads.WithLabelValues(sourceCache).Inc()
 			}
 			e = res.Val.(entry)
 		case <-ctx.Done():
@@ -121,7 +114,7 @@ func (r *Reader) fetch(key client.ObjectKey) (entry, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
 	secret := &corev1.Secret{}
-	readsTotal.WithLabelValues(sourceAPI).Inc()
+	metrics.SecretReads.WithLabelValues(sourceAPI).Inc()
 	err := r.api.Get(ctx, key, secret)
 	switch {
 	case apierrors.IsNotFound(err):

@@ -8,27 +8,22 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
-)
 
-// expiryDesc is the serving certificate's expiry, read from the file both servers serve
-// (written by the in-process rotation, or mounted from cert-manager's Secret) at each
-// scrape: what an alert needs to fire before the API server refuses innokeda's TLS.
-var expiryDesc = prometheus.NewDesc("innokeda_serving_certificate_expiry_timestamp_seconds",
-	"When the certificate in --webhook-cert-dir (the webhooks' and /metrics' serving certificate) expires, in seconds since the epoch; absent while there is none.", nil, nil)
+	"github.com/innokeda/innokeda/internal/metrics"
+)
 
 // expiry reports the certificate of the directory last given to WatchExpiry.
 type expiry struct{ dir atomic.Pointer[string] }
 
 var certExpiry = &expiry{}
 
-func init() { metrics.Registry.MustRegister(certExpiry) }
+func init() { metrics.Register(certExpiry) }
 
 // WatchExpiry makes innokeda_serving_certificate_expiry_timestamp_seconds report the
 // certificate in dir (tls.crt).
 func WatchExpiry(dir string) { certExpiry.dir.Store(&dir) }
 
-func (e *expiry) Describe(ch chan<- *prometheus.Desc) { ch <- expiryDesc }
+func (e *expiry) Describe(ch chan<- *prometheus.Desc) { ch <- metrics.ServingCertificateExpiry }
 
 func (e *expiry) Collect(ch chan<- prometheus.Metric) {
 	dir := e.dir.Load()
@@ -36,7 +31,7 @@ func (e *expiry) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	if notAfter, ok := leafNotAfter(filepath.Join(*dir, CertKey)); ok {
-		ch <- prometheus.MustNewConstMetric(expiryDesc, prometheus.GaugeValue, notAfter)
+		ch <- prometheus.MustNewConstMetric(metrics.ServingCertificateExpiry, prometheus.GaugeValue, notAfter)
 	}
 }
 
