@@ -72,7 +72,7 @@ func writeSARIF(w io.Writer, r Report) error {
 	driver := sarifDriver{Name: "innokeda", InformationURI: "https://github.com/innokeda/innokeda", Rules: []sarifRule{}}
 	index := map[string]int{}
 	for i, rule := range Rules {
-		sr := sarifRule{ID: rule.ID, ShortDescription: sarifMessage{rule.Summary}, FullDescription: sarifMessage{rule.Detail}, HelpURI: RulesURL + "#" + rule.ID}
+		sr := sarifRule{ID: rule.ID, ShortDescription: sarifMessage{rule.Summary}, FullDescription: sarifMessage{rule.Detail}, HelpURI: RulesURL + "#" + rule.Anchor()}
 		sr.DefaultConfiguration.Level = sarifLevels[rule.Severity]
 		driver.Rules = append(driver.Rules, sr)
 		index[rule.ID] = i

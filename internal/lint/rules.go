@@ -19,6 +19,10 @@ type Rule struct {
 	Offline bool
 }
 
+// Anchor is the rule's section in docs/rules.md, as GitHub names a heading's anchor: in
+// lower case (fill-apiVersion is #fill-apiversion).
+func (r Rule) Anchor() string { return strings.ToLower(r.ID) }
+
 // RulesURL is where each rule's page is, with #<id> appended.
 const RulesURL = "https://github.com/innokeda/innokeda/blob/main/docs/rules.md"
 
@@ -113,7 +117,7 @@ func RulesPage() string {
 		if !r.Offline {
 			offline = "needs the cluster"
 		}
-		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", r.ID, r.ID, r.Severity, offline, r.Summary)
+		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", r.ID, r.Anchor(), r.Severity, offline, r.Summary)
 	}
 	for _, r := range Rules {
 		fmt.Fprintf(&b, "\n## %s\n\n%s: %s. %s\n", r.ID, r.Severity, capitalize(r.Summary), r.Detail)
