@@ -9,6 +9,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
@@ -20,9 +21,9 @@ import (
 func clusterBound(bound string) *innodbcluster.InnoDBCluster {
 	cluster, _ := testCluster()
 	if bound == "-" {
-		delete(cluster.Annotations, innodbcluster.AnnotationAllowedTables)
+		delete(cluster.Annotations, annotations.AllowedTables)
 	} else {
-		cluster.Annotations[innodbcluster.AnnotationAllowedTables] = bound
+		cluster.Annotations[annotations.AllowedTables] = bound
 	}
 	return cluster
 }
@@ -35,7 +36,7 @@ func TestReadBound(t *testing.T) {
 	dbAuth := triggerAuth("db-auth", ref("dbName", "dbsecret", "db"), ref("username", "dbsecret", "user"), ref("password", "dbsecret", "pw"))
 	scalerCluster := func(bound string) *innodbcluster.InnoDBCluster {
 		c := clusterBound(bound)
-		c.Annotations[innodbcluster.AnnotationScalerAccount] = "managed"
+		c.Annotations[annotations.ScalerAccount] = "managed"
 		return c
 	}
 	for _, tc := range []struct {

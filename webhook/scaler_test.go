@@ -11,7 +11,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
@@ -49,7 +49,7 @@ func TestValidatorForManagedScalerAccounts(t *testing.T) {
 	t.Cleanup(func() { _, _ = db.Admin().ExecContext(ctx, "DROP USER IF EXISTS "+account) })
 
 	cluster, _ := testCluster()
-	cluster.Annotations[innodbcluster.AnnotationScalerAccount] = "managed"
+	cluster.Annotations[annotations.ScalerAccount] = "managed"
 	scalerSecret := managed.ScalerSecret(cluster, scalerPassword)
 	objects := operatorObjects(cluster, scalerSecret, managed.ScalerTriggerAuthentication(cluster))
 	fixture := newValidatorFixtureReading(t, objects, db.Addr, webhook.OnUnreachableDeny, func(o *webhook.ValidatorOptions) { o.ScalerAccounts = true })

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/app"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -68,7 +69,7 @@ func testCluster() (*innodbcluster.InnoDBCluster, *appsv1.StatefulSet) {
 	cluster := gen.InnoDBCluster(vns, "mycluster")
 	cluster.UID = "7d2c9a40-cluster"
 	// The owner's bound covers what the tests read; TestReadBound changes it.
-	cluster.Annotations[innodbcluster.AnnotationAllowedTables] = testReadBound
+	cluster.Annotations[annotations.AllowedTables] = testReadBound
 	sts := gen.StatefulSet(cluster)
 	sts.UID = "51e0b7c3-statefulset"
 	return cluster, sts

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 )
 
@@ -72,14 +73,14 @@ func TestScaledObjectsOfACluster(t *testing.T) {
 }
 
 func TestOnlyCredentialSourcesOfAClusterTriggerAReaudit(t *testing.T) {
-	base := &innodbcluster.InnoDBCluster{ObjectMeta: metav1.ObjectMeta{Name: "orders", Annotations: map[string]string{innodbcluster.AnnotationAutofill: "true"}}}
+	base := &innodbcluster.InnoDBCluster{ObjectMeta: metav1.ObjectMeta{Name: "orders", Annotations: map[string]string{annotations.Autofill: "true"}}}
 	base.Spec.SecretName = "orders-secret"
 	for _, tc := range []struct {
 		name   string
 		change func(*innodbcluster.InnoDBCluster)
 		want   bool
 	}{
-		{"annotation", func(c *innodbcluster.InnoDBCluster) { c.Annotations[innodbcluster.AnnotationDatabase] = "shop" }, true},
+		{"annotation", func(c *innodbcluster.InnoDBCluster) { c.Annotations[annotations.Database] = "shop" }, true},
 		{"secret name", func(c *innodbcluster.InnoDBCluster) { c.Spec.SecretName = "rotated" }, true},
 		{"status", func(c *innodbcluster.InnoDBCluster) { c.Status.Cluster.Status = innodbcluster.StatusOnline }, false},
 		{"labels", func(c *innodbcluster.InnoDBCluster) { c.Labels = map[string]string{"team": "a"} }, false},

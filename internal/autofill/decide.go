@@ -15,12 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/sqltables"
 )
-
-// AnnotationAutofilled lists, on a ScaledObject, the field paths innokeda filled.
-const AnnotationAutofilled = "innokeda.io/autofilled"
 
 // MySQLTriggerType is KEDA's trigger type for the MySQL scaler.
 const MySQLTriggerType = "mysql"
@@ -301,19 +299,19 @@ func (d *decision) recordFills() {
 		}
 		shown = append(shown, s)
 	}
-	annotations := d.obj.GetAnnotations()
-	if previous := annotations[AnnotationAutofilled]; previous != "" {
+	existing := d.obj.GetAnnotations()
+	if previous := existing[annotations.Autofilled]; previous != "" {
 		paths = mergeLists(strings.Split(previous, ","), paths)
 	}
 	value := strings.Join(paths, ",")
-	if annotations == nil {
-		d.patch = append(d.patch, jsonpatch.NewOperation("add", "/metadata/annotations", map[string]string{AnnotationAutofilled: value}))
-		annotations = map[string]string{}
+	if existing == nil {
+		d.patch = append(d.patch, jsonpatch.NewOperation("add", "/metadata/annotations", map[string]string{annotations.Autofilled: value}))
+		existing = map[string]string{}
 	} else {
-		d.patch = append(d.patch, jsonpatch.NewOperation("add", "/metadata/annotations/"+escapePointer(AnnotationAutofilled), value))
+		d.patch = append(d.patch, jsonpatch.NewOperation("add", "/metadata/annotations/"+escapePointer(annotations.Autofilled), value))
 	}
-	annotations[AnnotationAutofilled] = value
-	d.obj.SetAnnotations(annotations)
+	existing[annotations.Autofilled] = value
+	d.obj.SetAnnotations(existing)
 
 	cluster := d.facts.Cluster
 	d.warnings = append(d.warnings, fmt.Sprintf("innokeda filled %d field(s) from InnoDBCluster %s/%s: %s",

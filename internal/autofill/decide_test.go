@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
@@ -53,7 +54,7 @@ func TestDecide(t *testing.T) {
 		gen.WithAuthenticationRef(0, "", "mycluster-innokeda"),
 		gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)),
 		gen.WithPacing(),
-		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
+		gen.WithAnnotation(annotations.Autofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
 	)
 	bare := gen.ScaledObject(ns, "so", "mycluster", gen.WithMySQLTrigger(query, "3"))
 
@@ -86,7 +87,7 @@ func TestDecide(t *testing.T) {
 				gen.WithAuthenticationRef(0, "", "mycluster-innokeda"),
 				gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](10)),
 				gen.WithPacing(),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
+				gen.WithAnnotation(annotations.Autofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
 			),
 			wantWarnings: []string{
 				`innokeda filled 7 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.envSourceContainerName=mysql (replaced: ".spec.template.spec.containers[0]" is not a container of StatefulSet mycluster (containers: sidecar, mysql)); spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=` + instHost + `; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s`,
@@ -94,7 +95,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "valid user values are left alone",
-			in:   gen.ScaledObjectFrom(fullyFilled, gen.WithEnvSourceContainer("sidecar"), gen.WithTriggerMetadata(0, "host", "mycluster-0.mycluster-instances", "port", "6446", "username", "app"), gen.WithAuthenticationRef(0, "", "mine"), gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
+			in:   gen.ScaledObjectFrom(fullyFilled, gen.WithEnvSourceContainer("sidecar"), gen.WithTriggerMetadata(0, "host", "mycluster-0.mycluster-instances", "port", "6446", "username", "app"), gen.WithAuthenticationRef(0, "", "mine"), gen.WithAnnotation(annotations.Autofilled, "")),
 			facts: with(func(f *autofill.Facts) {
 				f.TriggerAuthentications = map[autofill.AuthKey]sets.Set[string]{{Kind: "TriggerAuthentication", Name: "mine"}: sets.New("password")}
 			}),
@@ -102,9 +103,9 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:  "host that is not a host name is replaced, and its value is not echoed",
-			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithTriggerMetadata(0, "host", "root:s3cret@tcp(10.96.0.12:6446)/db", "port", "three"), gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
+			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithTriggerMetadata(0, "host", "root:s3cret@tcp(10.96.0.12:6446)/db", "port", "three"), gen.WithAnnotation(annotations.Autofilled, "")),
 			facts: facts,
-			want:  gen.ScaledObjectFrom(fullyFilled, gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].metadata.host,spec.triggers[0].metadata.port")),
+			want:  gen.ScaledObjectFrom(fullyFilled, gen.WithAnnotation(annotations.Autofilled, "spec.triggers[0].metadata.host,spec.triggers[0].metadata.port")),
 			wantWarnings: []string{
 				"innokeda filled 2 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.triggers[0].metadata.host=" + instHost + " (replaced: the value was not a host name (use a bare host name; the port goes into port)); spec.triggers[0].metadata.port=3306 (replaced: the value was not a port number)",
 			},
@@ -112,10 +113,10 @@ func TestDecide(t *testing.T) {
 		{
 			name:  "router mode and database annotation",
 			in:    bare,
-			facts: with(clusterWith(gen.WithClusterAnnotation(innodbcluster.AnnotationHostService, "router"), gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))),
+			facts: with(clusterWith(gen.WithClusterAnnotation(annotations.HostService, "router"), gen.WithClusterAnnotation(annotations.Database, "testdb"))),
 			want: gen.ScaledObjectFrom(fullyFilled,
 				gen.WithTriggerMetadata(0, "host", "mycluster.mysql-cluster.svc.cluster.local", "dbName", "testdb"),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
+				gen.WithAnnotation(annotations.Autofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"),
 			),
 			wantWarnings: []string{
 				"innokeda filled 11 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=mycluster.mysql-cluster.svc.cluster.local; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
@@ -124,16 +125,16 @@ func TestDecide(t *testing.T) {
 		{
 			name:  "unknown host-service value falls back to instances with a warning",
 			in:    fullyFilled,
-			facts: with(clusterWith(gen.WithClusterAnnotation(innodbcluster.AnnotationHostService, "primary"))),
+			facts: with(clusterWith(gen.WithClusterAnnotation(annotations.HostService, "primary"))),
 			wantWarnings: []string{
 				`annotation innokeda.io/host-service="primary" on the InnoDBCluster is not "instances" or "router"; using "instances"`,
 			},
 		},
 		{
 			name:  "kind InnoDBCluster is rewritten to its StatefulSet",
-			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithTarget("mysql.oracle.com/v2", "InnoDBCluster", "mycluster"), gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
+			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithTarget("mysql.oracle.com/v2", "InnoDBCluster", "mycluster"), gen.WithAnnotation(annotations.Autofilled, "")),
 			facts: facts,
-			want:  gen.ScaledObjectFrom(fullyFilled, gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.kind,spec.scaleTargetRef.apiVersion")),
+			want:  gen.ScaledObjectFrom(fullyFilled, gen.WithAnnotation(annotations.Autofilled, "spec.scaleTargetRef.kind,spec.scaleTargetRef.apiVersion")),
 			wantWarnings: []string{
 				"spec.scaleTargetRef: KEDA cannot scale an InnoDBCluster (its CRD has no scale subresource); innokeda pointed the ScaledObject at StatefulSet mycluster, the group members the MySQL Operator runs for it",
 				"innokeda filled 2 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.kind=StatefulSet (replaced: an InnoDBCluster cannot be scaled); spec.scaleTargetRef.apiVersion=apps/v1 (replaced: an InnoDBCluster cannot be scaled)",
@@ -152,19 +153,19 @@ func TestDecide(t *testing.T) {
 		{
 			name: "user's TriggerAuthentication from the annotation, providing username and a connection string",
 			in:   gen.ScaledObjectFrom(bare, gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"), gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](5))),
-			facts: with(clusterWith(gen.WithClusterAnnotation(innodbcluster.AnnotationTriggerAuthentication, "app-auth")), func(f *autofill.Facts) {
+			facts: with(clusterWith(gen.WithClusterAnnotation(annotations.TriggerAuthentication, "app-auth")), func(f *autofill.Facts) {
 				f.TriggerAuthentications = map[autofill.AuthKey]sets.Set[string]{{Kind: "TriggerAuthentication", Name: "app-auth"}: sets.New("connectionString")}
 			}),
 			want: gen.ScaledObjectFrom(bare, gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"), gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](5)),
 				gen.WithAuthenticationRef(0, "", "app-auth"), gen.WithPacing(),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].authenticationRef,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp")),
+				gen.WithAnnotation(annotations.Autofilled, "spec.triggers[0].authenticationRef,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp")),
 			wantWarnings: []string{
 				"innokeda filled 3 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.triggers[0].authenticationRef=app-auth; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
 			},
 		},
 		{
 			name: "host, port, dbName and username that the TriggerAuthentication provides are not put into metadata",
-			in:   gen.ScaledObjectFrom(fullyFilled, gen.WithTrigger("mysql", map[string]string{"query": query, "queryValue": "3"}), gen.WithAuthenticationRef(1, "ClusterTriggerAuthentication", "shared"), gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
+			in:   gen.ScaledObjectFrom(fullyFilled, gen.WithTrigger("mysql", map[string]string{"query": query, "queryValue": "3"}), gen.WithAuthenticationRef(1, "ClusterTriggerAuthentication", "shared"), gen.WithAnnotation(annotations.Autofilled, "")),
 			facts: with(func(f *autofill.Facts) {
 				f.TriggerAuthentications = map[autofill.AuthKey]sets.Set[string]{{Kind: "ClusterTriggerAuthentication", Name: "shared"}: sets.New("host", "port", "dbName", "username", "password")}
 			}),
@@ -176,7 +177,7 @@ func TestDecide(t *testing.T) {
 			want: gen.ScaledObjectFrom(bare, gen.WithTarget("apps/v1", "StatefulSet", "mycluster"), gen.WithEnvSourceContainer("mysql"),
 				gen.WithTriggerMetadata(0, "passwordFromEnv", "MYSQL_ROOT_PASSWORD", "host", instHost, "port", "3306", "dbName", "testdb"),
 				gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)), gen.WithPacing(),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp")),
+				gen.WithAnnotation(annotations.Autofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp")),
 			wantWarnings: []string{
 				"spec.triggers[0]: the trigger has no username; set metadata.username",
 				"innokeda filled 9 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql; spec.triggers[0].metadata.host=" + instHost + "; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s",
@@ -188,13 +189,13 @@ func TestDecide(t *testing.T) {
 				gen.WithTrigger("mysql", map[string]string{"query": "SELECT COUNT(*) FROM a.t JOIN b.u", "queryValue": "1", "host": instHost, "port": "3306", "username": "root"}),
 				gen.WithTrigger("mysql", map[string]string{"query": "SELECT COUNT(*) FROM t", "queryValue": "1", "host": instHost, "port": "3306", "username": "root"}),
 				gen.WithAuthenticationRef(1, "", "mycluster-innokeda"), gen.WithAuthenticationRef(2, "", "mycluster-innokeda"),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
+				gen.WithAnnotation(annotations.Autofilled, "")),
 			facts: facts,
 			want: gen.ScaledObjectFrom(fullyFilled,
 				gen.WithTrigger("mysql", map[string]string{"query": "SELECT COUNT(*) FROM a.t JOIN b.u", "queryValue": "1", "host": instHost, "port": "3306", "username": "root"}),
 				gen.WithTrigger("mysql", map[string]string{"query": "SELECT COUNT(*) FROM t", "queryValue": "1", "host": instHost, "port": "3306", "username": "root"}),
 				gen.WithAuthenticationRef(1, "", "mycluster-innokeda"), gen.WithAuthenticationRef(2, "", "mycluster-innokeda"),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].metadata.dbName")),
+				gen.WithAnnotation(annotations.Autofilled, "spec.triggers[0].metadata.dbName")),
 			wantWarnings: []string{
 				"innokeda filled 1 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.triggers[0].metadata.dbName=testdb",
 			},
@@ -209,28 +210,28 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:  "trigger without metadata gets a metadata map",
-			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithTrigger("mysql", nil), gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
+			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithTrigger("mysql", nil), gen.WithAnnotation(annotations.Autofilled, "")),
 			facts: facts,
 			want: gen.ScaledObjectFrom(fullyFilled, gen.WithTrigger("mysql", map[string]string{"host": instHost, "port": "3306", "username": "root"}), gen.WithAuthenticationRef(1, "", "mycluster-innokeda"),
-				gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[1].authenticationRef,spec.triggers[1].metadata.host,spec.triggers[1].metadata.port,spec.triggers[1].metadata.username")),
+				gen.WithAnnotation(annotations.Autofilled, "spec.triggers[1].authenticationRef,spec.triggers[1].metadata.host,spec.triggers[1].metadata.port,spec.triggers[1].metadata.username")),
 			wantWarnings: []string{
 				"innokeda filled 4 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.triggers[1].authenticationRef=mycluster-innokeda; spec.triggers[1].metadata.host=" + instHost + "; spec.triggers[1].metadata.port=3306; spec.triggers[1].metadata.username=root",
 			},
 		},
 		{
 			name:  "minReplicaCount follows spec.instances, capped by the user's maxReplicaCount",
-			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithReplicas(nil, ptr.To[int32](2)), gen.WithAnnotation(autofill.AnnotationAutofilled, "")),
+			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithReplicas(nil, ptr.To[int32](2)), gen.WithAnnotation(annotations.Autofilled, "")),
 			facts: with(clusterWith(gen.WithInstances(ptr.To[int32](5)))),
-			want:  gen.ScaledObjectFrom(fullyFilled, gen.WithReplicas(ptr.To[int32](2), ptr.To[int32](2)), gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.minReplicaCount")),
+			want:  gen.ScaledObjectFrom(fullyFilled, gen.WithReplicas(ptr.To[int32](2), ptr.To[int32](2)), gen.WithAnnotation(annotations.Autofilled, "spec.minReplicaCount")),
 			wantWarnings: []string{
 				"innokeda filled 1 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.minReplicaCount=2",
 			},
 		},
 		{
 			name:  "spec.instances unset means one instance",
-			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithReplicas(nil, nil), gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].metadata.host")),
+			in:    gen.ScaledObjectFrom(fullyFilled, gen.WithReplicas(nil, nil), gen.WithAnnotation(annotations.Autofilled, "spec.triggers[0].metadata.host")),
 			facts: with(clusterWith(gen.WithInstances(nil))),
-			want:  gen.ScaledObjectFrom(fullyFilled, gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](9)), gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].metadata.host,spec.maxReplicaCount,spec.minReplicaCount")),
+			want:  gen.ScaledObjectFrom(fullyFilled, gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](9)), gen.WithAnnotation(annotations.Autofilled, "spec.triggers[0].metadata.host,spec.maxReplicaCount,spec.minReplicaCount")),
 			wantWarnings: []string{
 				"innokeda filled 2 field(s) from InnoDBCluster mysql-cluster/mycluster: spec.maxReplicaCount=9; spec.minReplicaCount=1",
 			},
@@ -246,7 +247,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:     "cluster not annotated: untouched",
 			in:       bare,
-			facts:    with(clusterWith(gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, "false"))),
+			facts:    with(clusterWith(gen.WithClusterAnnotation(annotations.Autofill, "false"))),
 			wantSkip: autofill.SkipNotAnnotated,
 		},
 		{
@@ -292,7 +293,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:         "kind InnoDBCluster of a cluster that is not annotated: untouched, with advice",
 			in:           gen.ScaledObjectFrom(bare, gen.WithTarget("", "InnoDBCluster", "mycluster")),
-			facts:        with(clusterWith(gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, ""))),
+			facts:        with(clusterWith(gen.WithClusterAnnotation(annotations.Autofill, ""))),
 			wantSkip:     autofill.SkipNotAnnotated,
 			wantWarnings: []string{`spec.scaleTargetRef: KEDA cannot scale an InnoDBCluster (it has no scale subresource): target StatefulSet mycluster instead, or annotate the InnoDBCluster innokeda.io/autofill="true" and innokeda will`},
 		},

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
@@ -31,7 +32,7 @@ func TestReadReplicaTarget(t *testing.T) {
 	want := gen.ScaledObject(ns, "reads", "mycluster-reporting", gen.WithTarget("apps/v1", "StatefulSet", "mycluster-reporting"), gen.WithEnvSourceContainer("mysql"),
 		gen.WithMySQLTrigger(query, "3"), gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "dbName", "testdb", "username", "root"),
 		gen.WithAuthenticationRef(0, "", "mycluster-innokeda"), gen.WithReplicas(ptr.To[int32](2), nil),
-		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.minReplicaCount"))
+		gen.WithAnnotation(annotations.Autofilled, "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.minReplicaCount"))
 	if diff := cmp.Diff(want, r.Object); diff != "" {
 		t.Errorf("object (-want +got):\n%s", diff)
 	}
@@ -74,7 +75,7 @@ func TestRouterTarget(t *testing.T) {
 	want := gen.ScaledObject(ns, "connections", "mycluster-router", gen.WithTarget("apps/v1", "Deployment", "mycluster-router"), gen.WithEnvSourceContainer("router"),
 		gen.WithMySQLTrigger(query, "3"), gen.WithTriggerMetadata(0, "host", instHost, "port", "3306", "dbName", "testdb", "username", "root"),
 		gen.WithAuthenticationRef(0, "", "mycluster-innokeda"), gen.WithReplicas(ptr.To[int32](2), nil),
-		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.minReplicaCount"))
+		gen.WithAnnotation(annotations.Autofilled, "spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.minReplicaCount"))
 	if diff := cmp.Diff(want, r.Object); diff != "" {
 		t.Errorf("object (-want +got):\n%s", diff)
 	}

@@ -7,6 +7,7 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 )
 
@@ -78,7 +79,7 @@ func Scope(so *kedav1alpha1.ScaledObject, facts Facts) (skip Skip, warning strin
 			return SkipClusterNotFound, fmt.Sprintf("%s: InnoDBCluster %s not found in namespace %s; innokeda filled nothing", path, name, ns)
 		case !facts.Cluster.AutofillEnabled():
 			return SkipNotAnnotated, fmt.Sprintf("%s: KEDA cannot scale an InnoDBCluster (it has no scale subresource): target StatefulSet %s instead, or annotate the InnoDBCluster %s=\"true\" and innokeda will",
-				path, innodbcluster.StatefulSetName(name), innodbcluster.AnnotationAutofill)
+				path, innodbcluster.StatefulSetName(name), annotations.Autofill)
 		case facts.StatefulSet == nil:
 			return SkipStatefulSetNotFound, fmt.Sprintf("%s: StatefulSet %s of InnoDBCluster %s not found in namespace %s (has the MySQL Operator created it yet?); innokeda filled nothing",
 				path, innodbcluster.StatefulSetName(name), name, ns)

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -210,7 +211,7 @@ func Static(so *kedav1alpha1.ScaledObject, facts autofill.Facts, lookupErr error
 	verdict.Violations = append(verdict.Violations, readBoundViolations(so, facts, queries)...)
 	if !managed.ReadBoundOf(facts.Cluster).Set && hasMySQLTrigger(so) {
 		verdict.Warnings = append(verdict.Warnings, fmt.Sprintf("InnoDBCluster %s has no %s annotation, so a trigger may read any table its account can: "+
-			"ask the cluster's owner to list the tables ScaledObjects may read (schema.table or schema.*, comma-separated)", facts.Cluster.Name, innodbcluster.AnnotationAllowedTables))
+			"ask the cluster's owner to list the tables ScaledObjects may read (schema.table or schema.*, comma-separated)", facts.Cluster.Name, annotations.AllowedTables))
 	}
 	return verdict, queries
 }
@@ -279,7 +280,7 @@ func unknownDatabaseViolation(i int, t kedav1alpha1.ScaleTriggers, query *sqltab
 	var violations validation.Violations
 	violations.Add(validation.ReasonReadBoundUnknown, validation.Invalid(validation.MetadataPath(i, "query"), fmt.Sprintf(
 		"the query names a table without a schema, and %s, so it cannot tell which database the connection opens, nor whether the query reads inside what InnoDBCluster %s allows (annotation %s): qualify every table with its schema",
-		why, facts.Cluster.Name, innodbcluster.AnnotationAllowedTables)))
+		why, facts.Cluster.Name, annotations.AllowedTables)))
 	return violations
 }
 

@@ -7,9 +7,9 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/dryrun"
-	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
 )
 
@@ -20,7 +20,7 @@ func TestStatic(t *testing.T) {
 	factsFor := func(bound string) autofill.Facts {
 		cluster := gen.InnoDBCluster("db", "mycluster")
 		if bound != "" {
-			cluster.Annotations[innodbcluster.AnnotationAllowedTables] = bound
+			cluster.Annotations[annotations.AllowedTables] = bound
 		}
 		return autofill.Facts{ClusterDomain: "cluster.local", Cluster: cluster, StatefulSet: gen.StatefulSet(cluster), RootUserInSecret: true}
 	}

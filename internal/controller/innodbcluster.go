@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
@@ -298,7 +299,7 @@ func (r *InnoDBClusterReconciler) reconcileTriggerAuthentication(ctx context.Con
 		return retry, err
 	}
 	dropped := want.DeepCopy()
-	delete(dropped.Annotations, managed.AnnotationScalerAccountExists)
+	delete(dropped.Annotations, annotations.ScalerAccountExists)
 	return 0, r.write(ctx, cluster, want, true, dropped)
 }
 

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/clusterservers"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
@@ -136,7 +137,7 @@ func (r *InnoDBClusterReconciler) scalerWishOf(cluster *innodbcluster.InnoDBClus
 	case !r.opts.ScalerAccounts:
 		r.scalerAccountFailed(cluster, "Validate",
 			"annotation %s=%s: this innokeda runs with --scaler-accounts=false (Helm value scalerAccounts.enabled), so KEDA keeps polling as root",
-			innodbcluster.AnnotationScalerAccount, settings.Account)
+			annotations.ScalerAccount, settings.Account)
 		return wishRoot, settings
 	}
 	return wishManaged, settings

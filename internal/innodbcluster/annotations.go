@@ -4,31 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/innokeda/innokeda/internal/annotations"
 )
 
-// Annotations users put on an InnoDBCluster to tell innokeda what to do.
-const (
-	// AnnotationAutofill opts the cluster in: only the value "true" does.
-	AnnotationAutofill = "innokeda.io/autofill"
-	// AnnotationDatabase is the dbName filled into mysql triggers that have none.
-	AnnotationDatabase = "innokeda.io/database"
-	// AnnotationHostService picks the service triggers connect to: "instances" (default) or "router".
-	AnnotationHostService = "innokeda.io/host-service"
-	// AnnotationTriggerAuthentication names a user-owned TriggerAuthentication to reference
-	// instead of the one innokeda manages.
-	AnnotationTriggerAuthentication = "innokeda.io/trigger-authentication"
-	// AnnotationScalerAccount picks the MySQL account KEDA polls with: "root" (the default,
-	// the cluster's root account) or "managed" (a least-privilege account innokeda keeps).
-	AnnotationScalerAccount = "innokeda.io/scaler-account"
-	// AnnotationScalerPrivileges lists global privileges the managed account also gets,
-	// comma-separated, from ScalerPrivilegesAllowed only.
-	AnnotationScalerPrivileges = "innokeda.io/scaler-privileges"
-	// AnnotationAllowedTables bounds what every trigger of the cluster may read, whatever
-	// account it polls with: comma-separated schema.table or schema.* (AllowedTables).
-	AnnotationAllowedTables = "innokeda.io/allowed-tables"
-)
-
-// TablePattern is one entry of AnnotationAllowedTables: a table of a schema, or every
+// TablePattern is one entry of annotations.AllowedTables: a table of a schema, or every
 // table of it (Table "*"). Names compare byte for byte, as MySQL compares them on Linux,
 // except information_schema's, which MySQL compares without regard to case: its entries
 // are kept as InformationSchema and the table's name in upper case.
@@ -37,12 +17,12 @@ type TablePattern struct{ Schema, Table string }
 // InformationSchema is how a TablePattern names information_schema.
 const InformationSchema = "information_schema"
 
-// AllowedTables reads AnnotationAllowedTables. set is false when the annotation is absent
+// AllowedTables reads annotations.AllowedTables. set is false when the annotation is absent
 // or blank. Each entry that is not schema.table or schema.* (unquoted identifiers:
 // letters, digits, _ and $) is a problem, and the caller must then allow nothing: a bound
 // the owner wrote is never widened because part of it could not be read.
-func AllowedTables(annotations map[string]string) (patterns []TablePattern, set bool, problems []string) {
-	value, ok := annotations[AnnotationAllowedTables]
+func AllowedTables(given map[string]string) (patterns []TablePattern, set bool, problems []string) {
+	value, ok := given[annotations.AllowedTables]
 	if !ok || strings.TrimSpace(value) == "" {
 		return nil, false, nil
 	}
@@ -53,7 +33,7 @@ func AllowedTables(annotations map[string]string) (patterns []TablePattern, set 
 		}
 		schema, table, found := strings.Cut(entry, ".")
 		if !found || !isIdentifier(schema) || table != "*" && !isIdentifier(table) {
-			problems = append(problems, fmt.Sprintf("annotation %s: %q is not schema.table or schema.*", AnnotationAllowedTables, entry))
+			problems = append(problems, fmt.Sprintf("annotation %s: %q is not schema.table or schema.*", annotations.AllowedTables, entry))
 			continue
 		}
 		if strings.EqualFold(schema, InformationSchema) {
@@ -88,7 +68,7 @@ const (
 	ScalerAccountManaged ScalerAccount = "managed"
 )
 
-// ScalerPrivilegesAllowed are the global privileges a managed scaler account may be given:
+// ScalerPrivilegesAllowed are the global privileges a managed scaler account may be annotations:
 // PROCESS for queries over the processlist, REPLICATION CLIENT for replication status.
 // Nothing that writes, reads every table or administers the server.
 var ScalerPrivilegesAllowed = []string{"PROCESS", "REPLICATION CLIENT"}
@@ -103,24 +83,24 @@ type ScalerSettings struct {
 // settings, an unusable value is not replaced by a default: switching the account KEDA
 // polls with is not something to guess, so the problems are returned and the caller
 // changes nothing.
-func ScalerSettingsFromAnnotations(annotations map[string]string) (ScalerSettings, []string) {
+func ScalerSettingsFromAnnotations(given map[string]string) (ScalerSettings, []string) {
 	var s ScalerSettings
 	var problems []string
-	switch v := ScalerAccount(strings.TrimSpace(annotations[AnnotationScalerAccount])); v {
+	switch v := ScalerAccount(strings.TrimSpace(given[annotations.ScalerAccount])); v {
 	case "", ScalerAccountRoot:
 		s.Account = ScalerAccountRoot
 	case ScalerAccountManaged:
 		s.Account = ScalerAccountManaged
 	default:
-		problems = append(problems, fmt.Sprintf("annotation %s=%q is not %q or %q", AnnotationScalerAccount, string(v), ScalerAccountManaged, ScalerAccountRoot))
+		problems = append(problems, fmt.Sprintf("annotation %s=%q is not %q or %q", annotations.ScalerAccount, string(v), ScalerAccountManaged, ScalerAccountRoot))
 	}
-	for _, p := range strings.Split(annotations[AnnotationScalerPrivileges], ",") {
+	for _, p := range strings.Split(given[annotations.ScalerPrivileges], ",") {
 		p = strings.Join(strings.Fields(strings.ToUpper(p)), " ")
 		switch {
 		case p == "":
 		case !slices.Contains(ScalerPrivilegesAllowed, p):
 			problems = append(problems, fmt.Sprintf("annotation %s names %q, which innokeda does not grant: only %s",
-				AnnotationScalerPrivileges, p, strings.Join(ScalerPrivilegesAllowed, " and ")))
+				annotations.ScalerPrivileges, p, strings.Join(ScalerPrivilegesAllowed, " and ")))
 		case !slices.Contains(s.Privileges, p):
 			s.Privileges = append(s.Privileges, p)
 		}
@@ -131,8 +111,8 @@ func ScalerSettingsFromAnnotations(annotations map[string]string) (ScalerSetting
 
 // ManagedScalerAccount tells whether annotations ask, validly, for the managed scaler
 // account, with the settings they give.
-func ManagedScalerAccount(annotations map[string]string) (ScalerSettings, bool) {
-	settings, problems := ScalerSettingsFromAnnotations(annotations)
+func ManagedScalerAccount(given map[string]string) (ScalerSettings, bool) {
+	settings, problems := ScalerSettingsFromAnnotations(given)
 	return settings, len(problems) == 0 && settings.Account == ScalerAccountManaged
 }
 
@@ -153,20 +133,20 @@ type Settings struct {
 
 // SettingsFromAnnotations reads a cluster's annotations. An unusable value does not stop
 // anything: the default applies and the returned warning says so.
-func SettingsFromAnnotations(annotations map[string]string) (Settings, []string) {
+func SettingsFromAnnotations(given map[string]string) (Settings, []string) {
 	s := Settings{
-		Database:              annotations[AnnotationDatabase],
+		Database:              given[annotations.Database],
 		HostService:           HostServiceInstances,
-		TriggerAuthentication: annotations[AnnotationTriggerAuthentication],
+		TriggerAuthentication: given[annotations.TriggerAuthentication],
 	}
 	var warnings []string
-	switch v := HostService(annotations[AnnotationHostService]); v {
+	switch v := HostService(given[annotations.HostService]); v {
 	case "", HostServiceInstances:
 	case HostServiceRouter:
 		s.HostService = HostServiceRouter
 	default:
 		warnings = append(warnings, fmt.Sprintf("annotation %s=%q on the InnoDBCluster is not %q or %q; using %q",
-			AnnotationHostService, string(v), HostServiceInstances, HostServiceRouter, HostServiceInstances))
+			annotations.HostService, string(v), HostServiceInstances, HostServiceRouter, HostServiceInstances))
 	}
 	return s, warnings
 }

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/innokeda/innokeda/internal/annotations"
 )
 
 func TestScalerSettingsFromAnnotations(t *testing.T) {
@@ -14,16 +16,16 @@ func TestScalerSettingsFromAnnotations(t *testing.T) {
 		wantProblems []string
 	}{
 		{name: "none: root, as before", want: ScalerSettings{Account: ScalerAccountRoot}},
-		{name: "root", annotations: map[string]string{AnnotationScalerAccount: "root"}, want: ScalerSettings{Account: ScalerAccountRoot}},
-		{name: "managed", annotations: map[string]string{AnnotationScalerAccount: " managed "}, want: ScalerSettings{Account: ScalerAccountManaged}},
+		{name: "root", annotations: map[string]string{annotations.ScalerAccount: "root"}, want: ScalerSettings{Account: ScalerAccountRoot}},
+		{name: "managed", annotations: map[string]string{annotations.ScalerAccount: " managed "}, want: ScalerSettings{Account: ScalerAccountManaged}},
 		{name: "managed with the allowed privileges, any case and spacing, once each",
-			annotations: map[string]string{AnnotationScalerAccount: "managed", AnnotationScalerPrivileges: "replication   client, process,PROCESS"},
+			annotations: map[string]string{annotations.ScalerAccount: "managed", annotations.ScalerPrivileges: "replication   client, process,PROCESS"},
 			want:        ScalerSettings{Account: ScalerAccountManaged, Privileges: []string{"PROCESS", "REPLICATION CLIENT"}}},
 		{name: "an unknown account: a problem, no default",
-			annotations:  map[string]string{AnnotationScalerAccount: "Managed!"},
+			annotations:  map[string]string{annotations.ScalerAccount: "Managed!"},
 			wantProblems: []string{`annotation innokeda.io/scaler-account="Managed!" is not "managed" or "root"`}},
 		{name: "privileges outside the allowlist are refused, the others kept",
-			annotations: map[string]string{AnnotationScalerAccount: "managed", AnnotationScalerPrivileges: "PROCESS, SUPER, FILE, ALL PRIVILEGES"},
+			annotations: map[string]string{annotations.ScalerAccount: "managed", annotations.ScalerPrivileges: "PROCESS, SUPER, FILE, ALL PRIVILEGES"},
 			want:        ScalerSettings{Account: ScalerAccountManaged, Privileges: []string{"PROCESS"}},
 			wantProblems: []string{
 				`annotation innokeda.io/scaler-privileges names "SUPER", which innokeda does not grant: only PROCESS and REPLICATION CLIENT`,
@@ -59,11 +61,11 @@ func TestAllowedTables(t *testing.T) {
 			wantPatterns: []TablePattern{{"information_schema", "PROCESSLIST"}, {"information_schema", "*"}}},
 		{value: "app.*, app", wantSet: true, wantPatterns: []TablePattern{{"app", "*"}}, wantProblems: 1},
 	} {
-		annotations := map[string]string{}
+		given := map[string]string{}
 		if !tc.absent {
-			annotations[AnnotationAllowedTables] = tc.value
+			given[annotations.AllowedTables] = tc.value
 		}
-		patterns, set, problems := AllowedTables(annotations)
+		patterns, set, problems := AllowedTables(given)
 		if set != tc.wantSet || !slices.Equal(patterns, tc.wantPatterns) || len(problems) != tc.wantProblems {
 			t.Errorf("%q: %v, %v, %q; want %v, %v, %d problem(s)", tc.value, patterns, set, problems, tc.wantPatterns, tc.wantSet, tc.wantProblems)
 		}

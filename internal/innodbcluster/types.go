@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/innokeda/innokeda/internal/annotations"
 )
 
 // GroupVersion is the API group and version the MySQL Operator serves InnoDBClusters at.
@@ -152,7 +154,7 @@ func (l *InnoDBClusterList) DeepCopyObject() runtime.Object {
 
 // AutofillEnabled tells whether the cluster opted in with innokeda.io/autofill: "true".
 func (c *InnoDBCluster) AutofillEnabled() bool {
-	return c.Annotations[AnnotationAutofill] == "true"
+	return c.Annotations[annotations.Autofill] == "true"
 }
 
 // ReadReplicaOf returns the entry of spec.readReplicas whose StatefulSet is statefulSet

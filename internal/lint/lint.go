@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	sigsjson "sigs.k8s.io/json"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/check"
 	"github.com/innokeda/innokeda/internal/dryrun"
@@ -123,10 +124,6 @@ type Checked struct {
 	Object, File string
 	Line         int
 }
-
-// IgnoreAnnotationPrefix opts one object out of one rule: ignore-check.innokeda.io/<rule-id>,
-// its value saying why.
-const IgnoreAnnotationPrefix = "ignore-check.innokeda.io/"
 
 // errNotInInput is why a ScaledObject's cluster could not be looked up.
 var errNotInInput = errors.New("its InnoDBCluster is not in the input: give the InnoDBCluster manifest too, for the checks against the cluster")
@@ -271,7 +268,7 @@ func (r *Report) lint(so *kedav1alpha1.ScaledObject, at manifests.Object, facts 
 		if so.Spec.ScaleTargetRef.EnvSourceContainerName == "" && fillFacts.StatefulSet != nil {
 			finding(RuleEnvSourceContainerMissing, Warning, "spec.scaleTargetRef.envSourceContainerName", fmt.Sprintf(
 				"not set, so KEDA resolves the triggers' env from the first container of the MySQL Operator's pods, %s, not %s: set it to %s, or annotate InnoDBCluster %s %s: \"true\" for innokeda to fill and check it",
-				fillFacts.Containers()[0], innodbcluster.MySQLContainer, innodbcluster.MySQLContainer, fillFacts.Cluster.Name, innodbcluster.AnnotationAutofill))
+				fillFacts.Containers()[0], innodbcluster.MySQLContainer, innodbcluster.MySQLContainer, fillFacts.Cluster.Name, annotations.Autofill))
 		}
 		for _, w := range result.Warnings {
 			finding(RuleWarning, Warning, "", w)
@@ -330,7 +327,7 @@ func (r *Report) ignore(so *kedav1alpha1.ScaledObject, at manifests.Object, find
 	ignored := map[string]bool{}
 	var problems []Finding
 	for _, key := range slices.Sorted(maps.Keys(so.Annotations)) {
-		id, ok := strings.CutPrefix(key, IgnoreAnnotationPrefix)
+		id, ok := strings.CutPrefix(key, annotations.IgnoreCheckPrefix)
 		if !ok {
 			continue
 		}

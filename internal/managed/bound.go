@@ -5,12 +5,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/sqltables"
 )
 
 // ReadBound is what the cluster's owner lets the triggers of the cluster read
-// (innodbcluster.AnnotationAllowedTables), whatever account they poll with: admission
+// (annotations.AllowedTables), whatever account they poll with: admission
 // denies a trigger that reads outside it, no dry-run reads outside it, and the managed
 // account is never granted outside it.
 type ReadBound struct {
@@ -65,7 +66,7 @@ func (b ReadBound) Violation(cluster string, outside []string) string {
 	if len(outside) == 0 {
 		return ""
 	}
-	why := fmt.Sprintf("the query reads %s, outside what InnoDBCluster %s allows (annotation %s)", strings.Join(outside, ", "), cluster, innodbcluster.AnnotationAllowedTables)
+	why := fmt.Sprintf("the query reads %s, outside what InnoDBCluster %s allows (annotation %s)", strings.Join(outside, ", "), cluster, annotations.AllowedTables)
 	if len(b.Problems) > 0 {
 		return why + ", which allows nothing while any of its entries cannot be read: " + strings.Join(b.Problems, "; ")
 	}

@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/sqltables"
 )
@@ -26,11 +27,11 @@ func TestReadBound(t *testing.T) {
 		wantOutside []sqltables.Table
 	}{
 		{"no bound: everything", nil, nil},
-		{"one table", map[string]string{innodbcluster.AnnotationAllowedTables: "app.orders"}, []sqltables.Table{items, other, upper, processlist}},
-		{"a schema", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*"}, []sqltables.Table{other, upper, processlist}},
-		{"two entries", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*,shop.orders"}, []sqltables.Table{upper, processlist}},
-		{"information_schema's names in any case", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*,shop.orders,information_schema.PROCESSLIST"}, []sqltables.Table{upper}},
-		{"an unreadable entry: nothing", map[string]string{innodbcluster.AnnotationAllowedTables: "app.*, shop"}, all},
+		{"one table", map[string]string{annotations.AllowedTables: "app.orders"}, []sqltables.Table{items, other, upper, processlist}},
+		{"a schema", map[string]string{annotations.AllowedTables: "app.*"}, []sqltables.Table{other, upper, processlist}},
+		{"two entries", map[string]string{annotations.AllowedTables: "app.*,shop.orders"}, []sqltables.Table{upper, processlist}},
+		{"information_schema's names in any case", map[string]string{annotations.AllowedTables: "app.*,shop.orders,information_schema.PROCESSLIST"}, []sqltables.Table{upper}},
+		{"an unreadable entry: nothing", map[string]string{annotations.AllowedTables: "app.*, shop"}, all},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := boundOf(tc.annotations)
@@ -38,7 +39,7 @@ func TestReadBound(t *testing.T) {
 				t.Errorf("outside %v, want %v", got, tc.wantOutside)
 			}
 			why := b.Violation("c", Names(b.Outside(all)))
-			if (why == "") != (len(tc.wantOutside) == 0) || why != "" && !strings.Contains(why, innodbcluster.AnnotationAllowedTables) {
+			if (why == "") != (len(tc.wantOutside) == 0) || why != "" && !strings.Contains(why, annotations.AllowedTables) {
 				t.Errorf("violation %q", why)
 			}
 		})

@@ -15,21 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/dryrun"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/validation"
-)
-
-// Annotations on an InnoDBCluster that ask for a generated ScaledObject.
-const (
-	AnnotationQuery                = "innokeda.io/query"
-	AnnotationQueryValue           = "innokeda.io/query-value"
-	AnnotationActivationQueryValue = "innokeda.io/activation-query-value"
-	AnnotationMinReplicas          = "innokeda.io/min-replicas"
-	AnnotationMaxReplicas          = "innokeda.io/max-replicas"
-	AnnotationPollingInterval      = "innokeda.io/polling-interval"
-	AnnotationCooldownPeriod       = "innokeda.io/cooldown-period"
 )
 
 // ManagedByLabel marks what innokeda created.
@@ -51,7 +40,7 @@ func ClusterOf(name string) (string, bool) {
 // WantsTriggerAuthentication tells whether innokeda should keep a TriggerAuthentication for
 // c: it is annotated autofill "true" and does not name a TriggerAuthentication of its own.
 func WantsTriggerAuthentication(c *innodbcluster.InnoDBCluster) bool {
-	return c.AutofillEnabled() && c.Annotations[innodbcluster.AnnotationTriggerAuthentication] == ""
+	return c.AutofillEnabled() && c.Annotations[annotations.TriggerAuthentication] == ""
 }
 
 // TriggerAuthentication returns the TriggerAuthentication innokeda keeps for c: the
@@ -71,7 +60,7 @@ func TriggerAuthentication(c *innodbcluster.InnoDBCluster, rootUserInSecret bool
 
 // WantsScaledObject tells whether c asks for a generated ScaledObject.
 func WantsScaledObject(c *innodbcluster.InnoDBCluster) bool {
-	return c.AutofillEnabled() && c.Annotations[AnnotationQuery] != ""
+	return c.AutofillEnabled() && c.Annotations[annotations.Query] != ""
 }
 
 // ScaledObject returns the ScaledObject c's annotations describe: its StatefulSet as the
@@ -80,11 +69,11 @@ func WantsScaledObject(c *innodbcluster.InnoDBCluster) bool {
 func ScaledObject(c *innodbcluster.InnoDBCluster) (*kedav1alpha1.ScaledObject, []string) {
 	a := c.Annotations
 	var problems []string
-	metadata := map[string]string{"query": a[AnnotationQuery]}
+	metadata := map[string]string{"query": a[annotations.Query]}
 	// The same guard as the dry-run's: innokeda never writes a query KEDA would run if the
 	// dry-run would refuse to send it, whether or not the validating webhook is reachable.
-	if err := dryrun.CheckQuery(a[AnnotationQuery]); err != nil {
-		problems = append(problems, fmt.Sprintf("annotation %s: the query %v", AnnotationQuery, err))
+	if err := dryrun.CheckQuery(a[annotations.Query]); err != nil {
+		problems = append(problems, fmt.Sprintf("annotation %s: the query %v", annotations.Query, err))
 	}
 	number := func(key string, check func(float64) string) {
 		v, ok := a[key]
@@ -99,25 +88,25 @@ func ScaledObject(c *innodbcluster.InnoDBCluster) (*kedav1alpha1.ScaledObject, [
 			problems = append(problems, fmt.Sprintf("annotation %s=%q %s", key, v, check(f)))
 		}
 	}
-	if _, ok := a[AnnotationQueryValue]; !ok {
-		problems = append(problems, fmt.Sprintf("annotation %s is missing: set the query's result per replica, e.g. \"5\"", AnnotationQueryValue))
+	if _, ok := a[annotations.QueryValue]; !ok {
+		problems = append(problems, fmt.Sprintf("annotation %s is missing: set the query's result per replica, e.g. \"5\"", annotations.QueryValue))
 	}
-	number(AnnotationQueryValue, func(f float64) string {
+	number(annotations.QueryValue, func(f float64) string {
 		if f <= 0 {
 			return "must be above 0"
 		}
 		return ""
 	})
-	number(AnnotationActivationQueryValue, func(f float64) string {
+	number(annotations.ActivationQueryValue, func(f float64) string {
 		if f < 0 {
 			return "must not be below 0"
 		}
 		return ""
 	})
-	if v, ok := a[AnnotationQueryValue]; ok {
+	if v, ok := a[annotations.QueryValue]; ok {
 		metadata["queryValue"] = strings.TrimSpace(v)
 	}
-	if v, ok := a[AnnotationActivationQueryValue]; ok {
+	if v, ok := a[annotations.ActivationQueryValue]; ok {
 		metadata["activationQueryValue"] = strings.TrimSpace(v)
 	}
 
@@ -138,12 +127,12 @@ func ScaledObject(c *innodbcluster.InnoDBCluster) (*kedav1alpha1.ScaledObject, [
 		return ptr.To(int32(n))
 	}
 	const oneDay = 86400
-	minReplicas := integer(AnnotationMinReplicas, 1, innodbcluster.MaxGroupMembers)
-	maxReplicas := integer(AnnotationMaxReplicas, 1, innodbcluster.MaxGroupMembers)
-	polling := integer(AnnotationPollingInterval, 1, oneDay)
-	cooldown := integer(AnnotationCooldownPeriod, 0, oneDay)
+	minReplicas := integer(annotations.MinReplicas, 1, innodbcluster.MaxGroupMembers)
+	maxReplicas := integer(annotations.MaxReplicas, 1, innodbcluster.MaxGroupMembers)
+	polling := integer(annotations.PollingInterval, 1, oneDay)
+	cooldown := integer(annotations.CooldownPeriod, 0, oneDay)
 	if minReplicas != nil && maxReplicas != nil && *minReplicas > *maxReplicas {
-		problems = append(problems, fmt.Sprintf("annotation %s=%d is above %s=%d", AnnotationMinReplicas, *minReplicas, AnnotationMaxReplicas, *maxReplicas))
+		problems = append(problems, fmt.Sprintf("annotation %s=%d is above %s=%d", annotations.MinReplicas, *minReplicas, annotations.MaxReplicas, *maxReplicas))
 	}
 	if len(problems) > 0 {
 		return nil, problems
@@ -197,7 +186,7 @@ func TriggerAuthenticationUpToDate(existing, want *kedav1alpha1.TriggerAuthentic
 // autofilled annotation), but nothing else: a value innokeda set from an annotation that
 // has since been removed must go.
 func ScaledObjectUpToDate(existing, want *kedav1alpha1.ScaledObject) bool {
-	filled := strings.Split(existing.Annotations[autofill.AnnotationAutofilled], ",")
+	filled := strings.Split(existing.Annotations[annotations.Autofilled], ",")
 	sameOrFilled := func(path string, got, wanted *int32) bool {
 		if wanted == nil {
 			return got == nil || slices.Contains(filled, path)

@@ -7,7 +7,7 @@ import (
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"k8s.io/utils/ptr"
 
-	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/test/gen"
@@ -23,7 +23,7 @@ func TestScaledObject(t *testing.T) {
 	}{
 		{
 			name:        "query and query-value only",
-			annotations: []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, "5"},
+			annotations: []string{annotations.Query, query, annotations.QueryValue, "5"},
 			wantSpec: &kedav1alpha1.ScaledObjectSpec{
 				ScaleTargetRef: &kedav1alpha1.ScaleTarget{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "mycluster"},
 				Triggers:       []kedav1alpha1.ScaleTriggers{{Type: "mysql", Metadata: map[string]string{"query": query, "queryValue": "5"}}},
@@ -31,8 +31,8 @@ func TestScaledObject(t *testing.T) {
 		},
 		{
 			name: "every optional annotation",
-			annotations: []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, " 2.5 ", managed.AnnotationActivationQueryValue, "1",
-				managed.AnnotationMinReplicas, "3", managed.AnnotationMaxReplicas, "7", managed.AnnotationPollingInterval, "15", managed.AnnotationCooldownPeriod, "0"},
+			annotations: []string{annotations.Query, query, annotations.QueryValue, " 2.5 ", annotations.ActivationQueryValue, "1",
+				annotations.MinReplicas, "3", annotations.MaxReplicas, "7", annotations.PollingInterval, "15", annotations.CooldownPeriod, "0"},
 			wantSpec: &kedav1alpha1.ScaledObjectSpec{
 				ScaleTargetRef:  &kedav1alpha1.ScaleTarget{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "mycluster"},
 				MinReplicaCount: ptr.To[int32](3), MaxReplicaCount: ptr.To[int32](7), PollingInterval: ptr.To[int32](15), CooldownPeriod: ptr.To[int32](0),
@@ -41,13 +41,13 @@ func TestScaledObject(t *testing.T) {
 		},
 		{
 			name:         "no query-value",
-			annotations:  []string{managed.AnnotationQuery, query},
+			annotations:  []string{annotations.Query, query},
 			wantProblems: []string{`annotation innokeda.io/query-value is missing: set the query's result per replica, e.g. "5"`},
 		},
 		{
 			name: "values that are not numbers, or out of range",
-			annotations: []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, "0", managed.AnnotationActivationQueryValue, "x",
-				managed.AnnotationMinReplicas, "0", managed.AnnotationMaxReplicas, "10", managed.AnnotationPollingInterval, "1.5", managed.AnnotationCooldownPeriod, "-1"},
+			annotations: []string{annotations.Query, query, annotations.QueryValue, "0", annotations.ActivationQueryValue, "x",
+				annotations.MinReplicas, "0", annotations.MaxReplicas, "10", annotations.PollingInterval, "1.5", annotations.CooldownPeriod, "-1"},
 			wantProblems: []string{
 				`annotation innokeda.io/query-value="0" must be above 0`,
 				`annotation innokeda.io/activation-query-value="x" is not a number`,
@@ -59,17 +59,17 @@ func TestScaledObject(t *testing.T) {
 		},
 		{
 			name:         "min above max",
-			annotations:  []string{managed.AnnotationQuery, query, managed.AnnotationQueryValue, "1", managed.AnnotationMinReplicas, "5", managed.AnnotationMaxReplicas, "4"},
+			annotations:  []string{annotations.Query, query, annotations.QueryValue, "1", annotations.MinReplicas, "5", annotations.MaxReplicas, "4"},
 			wantProblems: []string{"annotation innokeda.io/min-replicas=5 is above innokeda.io/max-replicas=4"},
 		},
 		{
 			name:         "a hostile query is refused by the dry-run's own guard",
-			annotations:  []string{managed.AnnotationQuery, "/*!99999 SELECT '*/ DROP TABLE t -- '*/", managed.AnnotationQueryValue, "1"},
+			annotations:  []string{annotations.Query, "/*!99999 SELECT '*/ DROP TABLE t -- '*/", annotations.QueryValue, "1"},
 			wantProblems: []string{"annotation innokeda.io/query: the query contains an executable comment (/*! ... */): MySQL and MariaDB run or obey what such a comment holds, and KEDA would execute it on every poll: remove it"},
 		},
 		{
 			name:         "a query that is not a SELECT",
-			annotations:  []string{managed.AnnotationQuery, "DELETE FROM t", managed.AnnotationQueryValue, "1"},
+			annotations:  []string{annotations.Query, "DELETE FROM t", annotations.QueryValue, "1"},
 			wantProblems: []string{"annotation innokeda.io/query: the query is not a SELECT (statement kind: Delete): the query may only read; KEDA runs it on every poll"},
 		},
 	}
@@ -102,10 +102,10 @@ func TestScaledObject(t *testing.T) {
 
 func TestWants(t *testing.T) {
 	annotated := gen.InnoDBCluster("db", "c")
-	withOwnAuth := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(innodbcluster.AnnotationTriggerAuthentication, "mine"))
-	off := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, "yes"))
-	withQuery := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT 1"))
-	offWithQuery := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT 1"), gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, ""))
+	withOwnAuth := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(annotations.TriggerAuthentication, "mine"))
+	off := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(annotations.Autofill, "yes"))
+	withQuery := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(annotations.Query, "SELECT 1"))
+	offWithQuery := gen.InnoDBCluster("db", "c", gen.WithClusterAnnotation(annotations.Query, "SELECT 1"), gen.WithClusterAnnotation(annotations.Autofill, ""))
 	for _, tc := range []struct {
 		name    string
 		cluster *innodbcluster.InnoDBCluster
@@ -128,13 +128,13 @@ func TestWants(t *testing.T) {
 
 func TestScaledObjectUpToDate(t *testing.T) {
 	cluster := gen.InnoDBCluster("db", "mycluster",
-		gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT 1"), gen.WithClusterAnnotation(managed.AnnotationQueryValue, "2"))
+		gen.WithClusterAnnotation(annotations.Query, "SELECT 1"), gen.WithClusterAnnotation(annotations.QueryValue, "2"))
 	want, _ := managed.ScaledObject(cluster)
 	// As stored: the webhook filled the connection and the replica bounds.
 	stored := gen.ScaledObjectFrom(want,
 		gen.WithTriggerMetadata(0, "host", "mycluster-instances.db.svc.cluster.local", "port", "3306"),
 		gen.WithReplicas(ptr.To[int32](3), ptr.To[int32](9)),
-		gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.maxReplicaCount,spec.minReplicaCount"))
+		gen.WithAnnotation(annotations.Autofilled, "spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.maxReplicaCount,spec.minReplicaCount"))
 	if !managed.ScaledObjectUpToDate(stored, want) {
 		t.Error("the stored, filled object is not up to date")
 	}
@@ -143,7 +143,7 @@ func TestScaledObjectUpToDate(t *testing.T) {
 		t.Error("a changed queryValue is up to date")
 	}
 	// minReplicaCount set by innokeda from an annotation since removed (not in autofilled).
-	leftover := gen.ScaledObjectFrom(stored, gen.WithAnnotation(autofill.AnnotationAutofilled, "spec.maxReplicaCount"))
+	leftover := gen.ScaledObjectFrom(stored, gen.WithAnnotation(annotations.Autofilled, "spec.maxReplicaCount"))
 	if managed.ScaledObjectUpToDate(leftover, want) {
 		t.Error("a minReplicaCount no annotation asks for any more is up to date")
 	}

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/autofill"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/sqltables"
@@ -86,22 +87,17 @@ func MapsScalerAccount(ta *kedav1alpha1.TriggerAuthentication, c *innodbcluster.
 	})
 }
 
-// AnnotationScalerAccountExists on the TriggerAuthentication records that innokeda has
-// made the cluster's scaler account, until it has dropped it: whether the account must be
-// dropped is then known without connecting to MySQL, even if the Secret has gone.
-const AnnotationScalerAccountExists = "innokeda.io/scaler-account-exists"
-
 // RecordScalerAccount marks ta as the record that the scaler account exists.
 func RecordScalerAccount(ta *kedav1alpha1.TriggerAuthentication) {
 	if ta.Annotations == nil {
 		ta.Annotations = map[string]string{}
 	}
-	ta.Annotations[AnnotationScalerAccountExists] = "true"
+	ta.Annotations[annotations.ScalerAccountExists] = "true"
 }
 
 // ScalerAccountRecorded tells whether ta records that the scaler account exists.
 func ScalerAccountRecorded(ta *kedav1alpha1.TriggerAuthentication) bool {
-	return ta.Annotations[AnnotationScalerAccountExists] == "true"
+	return ta.Annotations[annotations.ScalerAccountExists] == "true"
 }
 
 // ScalerGrants is what the scaler account of a cluster needs, from the ScaledObjects
@@ -162,11 +158,11 @@ func ScalerTrigger(t kedav1alpha1.ScaleTriggers, query *sqltables.Analysis, dbNa
 	}
 	if dbName != "" && !slices.ContainsFunc(reads.Tables, func(t sqltables.Table) bool { return t.Schema == dbName }) {
 		problems = append(problems, ScalerProblem{"dbName", fmt.Sprintf("KEDA opens its connections in database %q (dbName), and the query reads no table there, so the account has no privilege on it and MySQL refuses every connection (error 1044): "+
-			"read a table of %q, or leave dbName out (and the InnoDBCluster's %s annotation, which fills it in)", dbName, dbName, innodbcluster.AnnotationDatabase)})
+			"read a table of %q, or leave dbName out (and the InnoDBCluster's %s annotation, which fills it in)", dbName, dbName, annotations.Database)})
 	}
 	if slices.Contains(reads.InformationSchema, "PROCESSLIST") && !slices.Contains(settings.Privileges, "PROCESS") {
 		problems = append(problems, ScalerProblem{"query", fmt.Sprintf("the query reads information_schema.PROCESSLIST, which shows the account only its own sessions: "+
-			"annotate the InnoDBCluster %s: PROCESS for it to see every session", innodbcluster.AnnotationScalerPrivileges)})
+			"annotate the InnoDBCluster %s: PROCESS for it to see every session", annotations.ScalerPrivileges)})
 	}
 	return reads, problems
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/test/gen"
@@ -63,8 +64,8 @@ func TestAuditFollowsTheTablesAQueryReads(t *testing.T) {
 	ctx := context.Background()
 	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, time.Second, 50))
 	cleanUpScaledObjects(t, c, ns)
-	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database)))
-	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "plain", gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, "")))
+	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.Database, harness.Database)))
+	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "plain", gen.WithClusterAnnotation(annotations.Autofill, "")))
 	exec(t, "CREATE TABLE testdb.audit_jobs (id INT PRIMARY KEY)", "INSERT INTO testdb.audit_jobs VALUES (1), (2)")
 	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS testdb.audit_jobs") })
 
@@ -126,7 +127,7 @@ func TestAuditSaysAccessDeniedWithoutTheSecret(t *testing.T) {
 	c := newClient(t, ns)
 	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, time.Second, 50))
 	cleanUpScaledObjects(t, c, ns)
-	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database)))
+	createCluster(t, c, mgr, gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.Database, harness.Database)))
 	exec(t, fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, password),
 		fmt.Sprintf("GRANT SELECT ON testdb.* TO '%s'@'%%'", user))
 	t.Cleanup(func() { exec(t, fmt.Sprintf("DROP USER IF EXISTS '%s'@'%%'", user)) })
@@ -169,8 +170,8 @@ func TestAuditFindsARevokedGrant(t *testing.T) {
 	o.DryRunHostAliases[innodbcluster.StatefulSetName("mycluster")+"-0."+innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local")] = mariadb.Addr
 	mgr := startInnokeda(t, o)
 	cleanUpScaledObjects(t, c, ns)
-	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database),
-		gen.WithClusterAnnotation(innodbcluster.AnnotationScalerAccount, "managed"))
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.Database, harness.Database),
+		gen.WithClusterAnnotation(annotations.ScalerAccount, "managed"))
 	createCluster(t, c, mgr, cluster)
 	t.Cleanup(func() { exec(t, fmt.Sprintf("DROP USER IF EXISTS '%s'@'%%'", managed.ScalerUser)) })
 	eventually(t, "the TriggerAuthentication to map the scaler account", func(ctx context.Context) (bool, error) {
@@ -205,7 +206,7 @@ func admittedThenBroken(t *testing.T, ns, table string, interval time.Duration) 
 	c := newClient(t, ns)
 	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, interval, 50))
 	cleanUpScaledObjects(t, c, ns)
-	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database))
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.Database, harness.Database))
 	createCluster(t, c, mgr, cluster)
 	exec(t, fmt.Sprintf("CREATE TABLE testdb.%s (id INT PRIMARY KEY)", table))
 	t.Cleanup(func() { exec(t, "DROP TABLE IF EXISTS testdb."+table) })
@@ -231,7 +232,7 @@ func TestAuditComesAtOnceWhenTheRootSecretChanges(t *testing.T) {
 	c := newClient(t, ns)
 	mgr := startInnokeda(t, auditOptions(ns, "mycluster", mariadb.Addr, 24*time.Hour, 50))
 	cleanUpScaledObjects(t, c, ns)
-	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, harness.Database))
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.Database, harness.Database))
 	createCluster(t, c, mgr, cluster)
 	so := gen.ScaledObject(ns, "reads", "mycluster", gen.WithMySQLTrigger("SELECT COUNT(*) FROM testtable", "5"))
 	mustCreate(t, c, so)
@@ -306,7 +307,7 @@ func TestAuditKeepsToItsRateAndSlots(t *testing.T) {
 	o.MaxConcurrentDryRuns, o.DryRunTimeout = maxConcurrent, time.Second
 	mgr := startInnokeda(t, o)
 	cleanUpScaledObjects(t, c, ns)
-	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, ""))
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.Autofill, ""))
 	createCluster(t, c, mgr, cluster)
 	mustCreate(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
 		StringData: map[string]string{"password": mariadb.RootPassword}})
@@ -329,7 +330,7 @@ func TestAuditKeepsToItsRateAndSlots(t *testing.T) {
 		t.Fatalf("%d connections for ScaledObjects of a cluster that is not annotated", n)
 	}
 
-	annotate(t, c, cluster, innodbcluster.AnnotationAutofill, "true")
+	annotate(t, c, cluster, annotations.Autofill, "true")
 	eventually(t, fmt.Sprintf("%d audits", measuredAudits), func(context.Context) (bool, error) {
 		return len(proxy.Spans()) >= measuredAudits, nil
 	})
@@ -405,7 +406,7 @@ func TestAuditPacesEachCluster(t *testing.T) {
 		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{{Parameter: "password", Name: "creds", Key: "password"}}}})
 	var clusters []*innodbcluster.InnoDBCluster
 	for _, name := range names {
-		cluster := gen.InnoDBCluster(ns, name, gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, ""))
+		cluster := gen.InnoDBCluster(ns, name, gen.WithClusterAnnotation(annotations.Autofill, ""))
 		createCluster(t, c, mgr, cluster)
 		clusters = append(clusters, cluster)
 		host := innodbcluster.ServiceHost(innodbcluster.InstancesService(name), ns, "cluster.local")
@@ -424,7 +425,7 @@ func TestAuditPacesEachCluster(t *testing.T) {
 	paced := samples(t, "innokeda_audit_cluster_paced_total")[""]
 
 	for _, cluster := range clusters {
-		annotate(t, c, cluster, innodbcluster.AnnotationAutofill, "true")
+		annotate(t, c, cluster, annotations.Autofill, "true")
 	}
 	eventually(t, fmt.Sprintf("%d audits of each cluster", measuredAudits), func(context.Context) (bool, error) {
 		return len(proxies[names[0]].Spans()) >= measuredAudits && len(proxies[names[1]].Spans()) >= measuredAudits, nil

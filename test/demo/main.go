@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/test/gen"
@@ -77,7 +78,7 @@ func run(binary string) error {
 		return err
 	}
 	step("Creating namespace " + ns + ", InnoDBCluster mycluster (annotated innokeda.io/autofill: \"true\" and innokeda.io/scaler-account: managed), its Secret, and the StatefulSet, Services and pods the MySQL Operator and Kubernetes would create")
-	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationScalerAccount, "managed"), gen.WithReadReplica("reporting", 1))
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.ScalerAccount, "managed"), gen.WithReadReplica("reporting", 1))
 	for _, obj := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, gen.Secret(cluster, "", db.RootPassword), cluster} {
 		if err := c.Create(ctx, obj); err != nil {
 			return err
@@ -228,8 +229,8 @@ func run(binary string) error {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
 		return err
 	}
-	latest.Annotations[managed.AnnotationQuery] = "SELECT COUNT(*) FROM testdb.testtable WHERE testcolumn2='none'"
-	latest.Annotations[managed.AnnotationQueryValue] = "4"
+	latest.Annotations[annotations.Query] = "SELECT COUNT(*) FROM testdb.testtable WHERE testcolumn2='none'"
+	latest.Annotations[annotations.QueryValue] = "4"
 	if err := c.Update(ctx, latest); err != nil {
 		return err
 	}

@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
-	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
 )
@@ -48,8 +48,8 @@ func TestRBACIsEnough(t *testing.T) {
 	defer p.Stop()
 
 	cluster := gen.InnoDBCluster(ns, "mycluster",
-		gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT COUNT(*) FROM testdb.testtable"),
-		gen.WithClusterAnnotation(managed.AnnotationQueryValue, "3"))
+		gen.WithClusterAnnotation(annotations.Query, "SELECT COUNT(*) FROM testdb.testtable"),
+		gen.WithClusterAnnotation(annotations.QueryValue, "3"))
 	for _, obj := range []client.Object{gen.Secret(cluster, "root", "pw"), cluster} {
 		if err := c.Create(ctx, obj); err != nil {
 			t.Fatal(err)

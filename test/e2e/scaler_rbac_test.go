@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/test/gen"
@@ -64,7 +65,7 @@ func TestScalerAccountRBACIsEnough(t *testing.T) {
 	}
 	defer p.Stop()
 
-	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(innodbcluster.AnnotationScalerAccount, "managed"))
+	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.ScalerAccount, "managed"))
 	for _, obj := range []client.Object{gen.Secret(cluster, "root", db.RootPassword), cluster} {
 		if err := c.Create(ctx, obj); err != nil {
 			t.Fatal(err)
@@ -93,7 +94,7 @@ func TestScalerAccountRBACIsEnough(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
 		t.Fatal(err)
 	}
-	latest.Annotations[innodbcluster.AnnotationScalerPrivileges] = "PROCESS" // any change reconciles at once
+	latest.Annotations[annotations.ScalerPrivileges] = "PROCESS" // any change reconciles at once
 	if err := c.Update(ctx, latest); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestScalerAccountRBACIsEnough(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), latest); err != nil {
 		t.Fatal(err)
 	}
-	delete(latest.Annotations, innodbcluster.AnnotationScalerAccount)
+	delete(latest.Annotations, annotations.ScalerAccount)
 	if err := c.Update(ctx, latest); err != nil {
 		t.Fatal(err)
 	}

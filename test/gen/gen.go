@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 )
@@ -150,7 +151,7 @@ func InnoDBCluster(ns, name string, opts ...ClusterOption) *innodbcluster.InnoDB
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   ns,
 			Name:        name,
-			Annotations: map[string]string{innodbcluster.AnnotationAutofill: "true"},
+			Annotations: map[string]string{annotations.Autofill: "true"},
 		},
 		Spec: innodbcluster.Spec{SecretName: name + "-cluster-secret", Instances: ptr.To[int32](3)},
 	}

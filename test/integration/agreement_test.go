@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/app"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/lint"
@@ -31,7 +32,7 @@ func TestLintAgreesWithAdmission(t *testing.T) {
 	const ns = "agreement"
 	c, warnings := newClient(t, ns)
 	ctx := context.Background()
-	cluster, _ := createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))
+	cluster, _ := createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(annotations.Database, "testdb"))
 	good := "SELECT COUNT(*) FROM testdb.testtable"
 	many := make([]gen.ScaledObjectOption, 17)
 	for i := range many {
@@ -61,7 +62,7 @@ func TestLintAgreesWithAdmission(t *testing.T) {
 	}
 	// The cluster's manifest, as Git holds it: what was created, without what the API
 	// server set.
-	manifest := gen.InnoDBCluster(ns, cluster.Name, gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))
+	manifest := gen.InnoDBCluster(ns, cluster.Name, gen.WithClusterAnnotation(annotations.Database, "testdb"))
 	clusterYAML, err := yaml.Marshal(manifest)
 	if err != nil {
 		t.Fatal(err)

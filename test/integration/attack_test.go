@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
@@ -31,7 +32,7 @@ func TestHostileScaledObjectsThroughAPIServer(t *testing.T) {
 	const ns = "hostile"
 	c, _ := newClient(t, ns)
 	ctx := context.Background()
-	createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))
+	createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(annotations.Database, "testdb"))
 	instances := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local")
 
 	// create sends so and returns the API server's error, after checking that the
@@ -200,7 +201,7 @@ func TestHostileScaledObjectsThroughAPIServer(t *testing.T) {
 func TestHostileScaledObjectsWhenMySQLIsDownThroughAPIServer(t *testing.T) {
 	c, warnings := newClient(t, downNamespace)
 	ctx := context.Background()
-	createCluster(t, c, downNamespace, "mycluster", "", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))
+	createCluster(t, c, downNamespace, "mycluster", "", gen.WithClusterAnnotation(annotations.Database, "testdb"))
 	good := "SELECT COUNT(*) FROM testdb.testtable"
 
 	err := c.Create(ctx, gen.ScaledObject(downNamespace, "down-delete", "mycluster", gen.WithMySQLTrigger(good, "1"),

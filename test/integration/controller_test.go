@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
 	"github.com/innokeda/innokeda/test/gen"
@@ -120,7 +121,7 @@ func TestControllerKeepsTheTriggerAuthentication(t *testing.T) {
 	})
 
 	t.Run("annotation removed: it goes", func(t *testing.T) {
-		annotate(t, c, cluster, innodbcluster.AnnotationAutofill, "")
+		annotate(t, c, cluster, annotations.Autofill, "")
 		eventually(t, "the TriggerAuthentication is deleted", func(ctx context.Context) (bool, error) {
 			err := c.Get(ctx, key, &kedav1alpha1.TriggerAuthentication{})
 			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
@@ -153,7 +154,7 @@ func TestControllerLeavesObjectsItDoesNotOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	cluster := gen.InnoDBCluster(ns, "mycluster",
-		gen.WithClusterAnnotation(managed.AnnotationQuery, "SELECT 1"), gen.WithClusterAnnotation(managed.AnnotationQueryValue, "1"))
+		gen.WithClusterAnnotation(annotations.Query, "SELECT 1"), gen.WithClusterAnnotation(annotations.QueryValue, "1"))
 	mustCreate(t, c, cluster)
 
 	waitForEvent(t, c, cluster, "Warning", "NotOwnedByInnokeda", "TriggerAuthentication mycluster-innokeda exists and is not managed by innokeda")
@@ -183,8 +184,8 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 
 	dryRuns := counter(t, "innokeda_dryrun_total", "outcome", "succeeded")
 	annotate(t, c, cluster,
-		managed.AnnotationQuery, "SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'",
-		managed.AnnotationQueryValue, "3")
+		annotations.Query, "SELECT CEIL(COUNT(*) / 6) FROM testdb.testtable WHERE testcolumn2='none'",
+		annotations.QueryValue, "3")
 	so := &kedav1alpha1.ScaledObject{}
 	eventually(t, "the ScaledObject is generated", func(ctx context.Context) (bool, error) {
 		err := c.Get(ctx, key, so)
@@ -202,7 +203,7 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 	}
 
 	t.Run("query-value changes: the ScaledObject follows", func(t *testing.T) {
-		annotate(t, c, cluster, managed.AnnotationQueryValue, "2", managed.AnnotationMaxReplicas, "5")
+		annotate(t, c, cluster, annotations.QueryValue, "2", annotations.MaxReplicas, "5")
 		eventually(t, "queryValue 2 and maxReplicaCount 5", func(ctx context.Context) (bool, error) {
 			got := &kedav1alpha1.ScaledObject{}
 			err := c.Get(ctx, key, got)
@@ -212,7 +213,7 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 	})
 
 	t.Run("query annotation removed: the ScaledObject goes", func(t *testing.T) {
-		annotate(t, c, cluster, managed.AnnotationQuery, "")
+		annotate(t, c, cluster, annotations.Query, "")
 		eventually(t, "the ScaledObject is deleted", func(ctx context.Context) (bool, error) {
 			err := c.Get(ctx, key, &kedav1alpha1.ScaledObject{})
 			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
@@ -221,8 +222,8 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 
 	t.Run("invalid annotations: Warning events, no request to the API server", func(t *testing.T) {
 		denials := counter(t, "innokeda_validation_denials_total", "reason", "query-value")
-		annotate(t, c, cluster, managed.AnnotationQuery, "SELECT 1", managed.AnnotationQueryValue, "three",
-			managed.AnnotationMinReplicas, "5", managed.AnnotationMaxReplicas, "4")
+		annotate(t, c, cluster, annotations.Query, "SELECT 1", annotations.QueryValue, "three",
+			annotations.MinReplicas, "5", annotations.MaxReplicas, "4")
 		note := waitForEvent(t, c, cluster, "Warning", "InvalidAnnotation", "not written")
 		want := `ScaledObject mycluster-innokeda not written: annotation innokeda.io/query-value="three" is not a number; annotation innokeda.io/min-replicas=5 is above innokeda.io/max-replicas=4`
 		if note != want {
@@ -239,8 +240,8 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 	t.Run("a query the dry-run refuses: a Warning event with the webhook's message, retried with backoff", func(t *testing.T) {
 		before := counter(t, "innokeda_validation_denials_total", "reason", "query-result")
 		start := time.Now()
-		annotate(t, c, cluster, managed.AnnotationQuery, "SELECT price FROM testdb.testtable WHERE testcolumn = 'c'",
-			managed.AnnotationQueryValue, "3", managed.AnnotationMinReplicas, "", managed.AnnotationMaxReplicas, "")
+		annotate(t, c, cluster, annotations.Query, "SELECT price FROM testdb.testtable WHERE testcolumn = 'c'",
+			annotations.QueryValue, "3", annotations.MinReplicas, "", annotations.MaxReplicas, "")
 		note := waitForEvent(t, c, cluster, "Warning", "ScaledObjectRejected", "COALESCE")
 		if !strings.Contains(note, `admission webhook "vscaledobject.innokeda.io" denied the request`) ||
 			!strings.Contains(note, "spec.triggers[0].metadata.query: Invalid value: the query returned NULL") {
@@ -258,7 +259,7 @@ func TestControllerGeneratesScaledObjectFromAnnotations(t *testing.T) {
 
 		// Fixing the annotation is acted on at once, not at the next retry (about 3s away now).
 		fixed := time.Now()
-		annotate(t, c, cluster, managed.AnnotationQuery, "SELECT COALESCE(price, 0) FROM testdb.testtable WHERE testcolumn = 'c'")
+		annotate(t, c, cluster, annotations.Query, "SELECT COALESCE(price, 0) FROM testdb.testtable WHERE testcolumn = 'c'")
 		eventually(t, "the fixed ScaledObject is created", func(ctx context.Context) (bool, error) {
 			err := c.Get(ctx, key, &kedav1alpha1.ScaledObject{})
 			return err == nil, client.IgnoreNotFound(err)

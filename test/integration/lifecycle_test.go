@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/controller"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
@@ -36,7 +37,7 @@ func TestGeneratedScaledObjectFollowsTheClusterState(t *testing.T) {
 	}
 
 	state("PENDING")
-	annotate(t, c, cluster, managed.AnnotationQuery, "SELECT COUNT(*) FROM testdb.testtable", managed.AnnotationQueryValue, "3")
+	annotate(t, c, cluster, annotations.Query, "SELECT COUNT(*) FROM testdb.testtable", annotations.QueryValue, "3")
 	waitForEvent(t, c, cluster, "Normal", controller.ReasonWaitingForOnline, "is created once the cluster is ONLINE (status.cluster.status: PENDING)")
 	if ok, err := generated(ctx); ok || err != nil {
 		t.Fatalf("a ScaledObject was made for a PENDING cluster (%v)", err)
@@ -47,7 +48,7 @@ func TestGeneratedScaledObjectFollowsTheClusterState(t *testing.T) {
 
 	t.Run("kept, and kept up to date, when the group is no longer ONLINE", func(t *testing.T) {
 		state("NO_QUORUM")
-		annotate(t, c, cluster, managed.AnnotationQueryValue, "4")
+		annotate(t, c, cluster, annotations.QueryValue, "4")
 		eventually(t, "queryValue 4", func(ctx context.Context) (bool, error) {
 			so := &kedav1alpha1.ScaledObject{}
 			err := c.Get(ctx, key, so)

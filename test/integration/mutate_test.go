@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"github.com/innokeda/innokeda/internal/autofill"
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/test/gen"
 	"github.com/innokeda/innokeda/test/harness"
@@ -126,8 +126,8 @@ func TestMutatingWebhookFillsScaledObjectThroughAPIServer(t *testing.T) {
 		t.Errorf("stored spec (-want +got):\n%s", diff)
 	}
 	wantAnnotation := "spec.scaleTargetRef.apiVersion,spec.scaleTargetRef.envSourceContainerName,spec.triggers[0].authenticationRef,spec.triggers[0].metadata.host,spec.triggers[0].metadata.port,spec.triggers[0].metadata.dbName,spec.triggers[0].metadata.username,spec.maxReplicaCount,spec.minReplicaCount,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown,spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp"
-	if got := stored.Annotations[autofill.AnnotationAutofilled]; got != wantAnnotation {
-		t.Errorf("annotation %s = %q, want %q", autofill.AnnotationAutofilled, got, wantAnnotation)
+	if got := stored.Annotations[annotations.Autofilled]; got != wantAnnotation {
+		t.Errorf("annotation %s = %q, want %q", annotations.Autofilled, got, wantAnnotation)
 	}
 	got := warnings.Take()
 	want := `innokeda filled 11 field(s) from InnoDBCluster ` + ns + `/mycluster: spec.scaleTargetRef.apiVersion=apps/v1; spec.scaleTargetRef.envSourceContainerName=mysql (replaced: ".spec.template.spec.containers[0]" is not a container of StatefulSet mycluster (containers: sidecar, mysql)); spec.triggers[0].authenticationRef=mycluster-innokeda; spec.triggers[0].metadata.host=` + host + `; spec.triggers[0].metadata.port=3306; spec.triggers[0].metadata.dbName=testdb; spec.triggers[0].metadata.username=root; spec.maxReplicaCount=9; spec.minReplicaCount=3; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown=1 member per 300s, after a 600s window; spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleUp=1 member per 120s`
@@ -149,7 +149,7 @@ func TestMutatingWebhookFillsScaledObjectThroughAPIServer(t *testing.T) {
 	if diff := cmp.Diff(stored.Spec, updated.Spec); diff != "" {
 		t.Errorf("update changed the spec (-before +after):\n%s", diff)
 	}
-	if got := updated.Annotations[autofill.AnnotationAutofilled]; got != wantAnnotation {
+	if got := updated.Annotations[annotations.Autofilled]; got != wantAnnotation {
 		t.Errorf("after update, annotation = %q, want %q", got, wantAnnotation)
 	}
 	if got := warnings.Take(); len(got) != 0 {
@@ -165,9 +165,9 @@ func TestMutatingWebhookThroughAPIServer(t *testing.T) {
 	c, warnings := newClient(t, ns)
 	ctx := context.Background()
 	createCluster(t, c, ns, "annotated", "root",
-		gen.WithClusterAnnotation(innodbcluster.AnnotationHostService, "router"),
-		gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))
-	createCluster(t, c, ns, "plain", "", gen.WithClusterAnnotation(innodbcluster.AnnotationAutofill, ""))
+		gen.WithClusterAnnotation(annotations.HostService, "router"),
+		gen.WithClusterAnnotation(annotations.Database, "testdb"))
+	createCluster(t, c, ns, "plain", "", gen.WithClusterAnnotation(annotations.Autofill, ""))
 	// A StatefulSet of some other workload: no operator label, no InnoDBCluster owner.
 	kafka := gen.StatefulSet(gen.InnoDBCluster(ns, "kafka"))
 	kafka.OwnerReferences, kafka.Labels = nil, nil
@@ -245,7 +245,7 @@ func TestMutatingWebhookThroughAPIServer(t *testing.T) {
 func innokedaWarnings(all []string) []string {
 	var mine []string
 	for _, w := range all {
-		if strings.Contains(w, "has no "+innodbcluster.AnnotationAllowedTables+" annotation") {
+		if strings.Contains(w, "has no "+annotations.AllowedTables+" annotation") {
 			continue // the validating webhook's advice to the cluster's owner, not a fill
 		}
 		if strings.Contains(w, "innokeda") || strings.Contains(w, "InnoDBCluster") || strings.HasPrefix(w, "spec.") {

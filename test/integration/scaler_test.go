@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/internal/controller"
 	"github.com/innokeda/innokeda/internal/innodbcluster"
 	"github.com/innokeda/innokeda/internal/managed"
@@ -42,7 +43,7 @@ func TestManagedScalerAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	annotate(t, c, cluster, innodbcluster.AnnotationScalerAccount, "managed")
+	annotate(t, c, cluster, annotations.ScalerAccount, "managed")
 
 	var password string
 	t.Run("the TriggerAuthentication switches to the scaler Secret", func(t *testing.T) {
@@ -183,7 +184,7 @@ func TestManagedScalerAccount(t *testing.T) {
 		mustCreate(t, c, bounded)
 		eventually(t, "the grant for the ScaledObject", func(context.Context) (bool, error) { return len(scalerGrants(t)) == 2, nil })
 
-		annotate(t, c, cluster, innodbcluster.AnnotationAllowedTables, "privdb.*")
+		annotate(t, c, cluster, annotations.AllowedTables, "privdb.*")
 		// Granted before the bound was set: revoked, read back from SHOW GRANTS.
 		eventually(t, "the grant outside the bound to be revoked", func(context.Context) (bool, error) { return len(scalerGrants(t)) == 1, nil })
 		if got := scalerGrants(t); !strings.HasPrefix(got[0], "GRANT USAGE ON *.* TO `innokeda_scaler`@`%`") {
@@ -202,7 +203,7 @@ func TestManagedScalerAccount(t *testing.T) {
 			t.Errorf("MySQL saw %d connection(s) for a ScaledObject outside the bound (%v), want none", after-before, err)
 		}
 
-		annotate(t, c, cluster, innodbcluster.AnnotationAllowedTables, "")
+		annotate(t, c, cluster, annotations.AllowedTables, "")
 		eventually(t, "the grant to come back without the bound", func(context.Context) (bool, error) { return len(scalerGrants(t)) == 2, nil })
 		if err := c.Delete(ctx, bounded); err != nil {
 			t.Fatal(err)
@@ -230,7 +231,7 @@ func TestManagedScalerAccount(t *testing.T) {
 	})
 
 	t.Run("removing the annotation restores root, then drops the account and the Secret", func(t *testing.T) {
-		annotate(t, c, cluster, innodbcluster.AnnotationScalerAccount, "")
+		annotate(t, c, cluster, annotations.ScalerAccount, "")
 		eventually(t, "the Secret to be deleted", func(ctx context.Context) (bool, error) {
 			err := c.Get(ctx, secretKey, &corev1.Secret{})
 			return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
@@ -254,12 +255,12 @@ func TestManagedScalerAccount(t *testing.T) {
 	})
 
 	t.Run("switching with ScaledObjects in place: KEDA keeps its connections, and innokeda says so", func(t *testing.T) {
-		annotate(t, c, cluster, innodbcluster.AnnotationScalerAccount, "managed")
+		annotate(t, c, cluster, annotations.ScalerAccount, "managed")
 		note := waitForEvent(t, c, cluster, corev1.EventTypeWarning, controller.ReasonKEDAStillPollsAsRoot, "ScaledObject(s) again")
 		if !strings.Contains(note, "kubectl rollout restart deployment keda-operator -n keda") {
 			t.Errorf("event: %s", note)
 		}
-		annotate(t, c, cluster, innodbcluster.AnnotationScalerAccount, "root")
+		annotate(t, c, cluster, annotations.ScalerAccount, "root")
 		eventually(t, "the account to be dropped again", func(context.Context) (bool, error) { return scalerGrants(t) == nil, nil })
 	})
 

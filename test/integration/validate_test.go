@@ -10,7 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/innokeda/innokeda/internal/innodbcluster"
+	"github.com/innokeda/innokeda/internal/annotations"
 	"github.com/innokeda/innokeda/test/gen"
 )
 
@@ -21,7 +21,7 @@ func TestValidatingWebhookThroughAPIServer(t *testing.T) {
 	const ns = "validate"
 	c, warnings := newClient(t, ns)
 	ctx := context.Background()
-	createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"))
+	createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(annotations.Database, "testdb"))
 
 	t.Run("filled, then dry-run: admitted with the predicted replicas", func(t *testing.T) {
 		warnings.Take()
@@ -90,8 +90,8 @@ func TestReadBoundAsRootThroughAPIServer(t *testing.T) {
 	const ns = "bound"
 	c, warnings := newClient(t, ns)
 	ctx := context.Background()
-	createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(innodbcluster.AnnotationDatabase, "testdb"),
-		gen.WithClusterAnnotation(innodbcluster.AnnotationAllowedTables, "testdb.testtable"))
+	createCluster(t, c, ns, "mycluster", "", gen.WithClusterAnnotation(annotations.Database, "testdb"),
+		gen.WithClusterAnnotation(annotations.AllowedTables, "testdb.testtable"))
 	for _, tc := range []struct {
 		name, object, query string
 		denied              string // "": admitted, dry-run
