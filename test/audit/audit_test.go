@@ -309,23 +309,9 @@ func TestAuditKeepsToItsRateAndSlots(t *testing.T) {
 	cleanUpScaledObjects(t, c, ns)
 	cluster := gen.InnoDBCluster(ns, "mycluster", gen.WithClusterAnnotation(annotations.Autofill, ""))
 	createCluster(t, c, mgr, cluster)
-	mustCreate(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
-		StringData: map[string]string{"password": mariadb.RootPassword}})
-	mustCreate(t, c, &kedav1alpha1.TriggerAuthentication{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
-		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{{Parameter: "password", Name: "creds", Key: "password"}}}})
-	host := innodbcluster.ServiceHost(innodbcluster.InstancesService("mycluster"), ns, "cluster.local")
-	for i := range scaledObjects {
-		// Queries differ, so that no two dry-runs share one connection.
-		mustCreate(t, c, gen.ScaledObject(ns, fmt.Sprintf("so-%03d", i), "mycluster",
-			gen.WithMySQLTrigger(fmt.Sprintf("SELECT COUNT(*) FROM testtable WHERE id <> %d", i), "5"),
-			gen.WithTriggerMetadata(0, "host", host, "port", "3306", "dbName", harness.Database, "username", "root"),
-			gen.WithAuthenticationRef(0, "", "creds"), gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](3))))
-	}
-	eventually(t, "the cache has every ScaledObject", func(ctx context.Context) (bool, error) {
-		list := &kedav1alpha1.ScaledObjectList{}
-		err := mgr.GetCache().List(ctx, list, client.InNamespace(ns))
-		return len(list.Items) == scaledObjects, err
-	})
+	createRootCredentials(t, c, ns)
+	createDistinctScaledObjects(t, c, ns, "mycluster", "so", scaledObjects)
+	waitForScaledObjects(t, mgr, ns, scaledObjects)
 	if n := len(proxy.Spans()); n != 0 {
 		t.Fatalf("%d connections for ScaledObjects of a cluster that is not annotated", n)
 	}
@@ -400,28 +386,15 @@ func TestAuditPacesEachCluster(t *testing.T) {
 	}
 	mgr := startInnokeda(t, o)
 	cleanUpScaledObjects(t, c, ns)
-	mustCreate(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
-		StringData: map[string]string{"password": mariadb.RootPassword}})
-	mustCreate(t, c, &kedav1alpha1.TriggerAuthentication{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
-		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{{Parameter: "password", Name: "creds", Key: "password"}}}})
+	createRootCredentials(t, c, ns)
 	var clusters []*innodbcluster.InnoDBCluster
 	for _, name := range names {
 		cluster := gen.InnoDBCluster(ns, name, gen.WithClusterAnnotation(annotations.Autofill, ""))
 		createCluster(t, c, mgr, cluster)
 		clusters = append(clusters, cluster)
-		host := innodbcluster.ServiceHost(innodbcluster.InstancesService(name), ns, "cluster.local")
-		for i := range perCluster {
-			mustCreate(t, c, gen.ScaledObject(ns, fmt.Sprintf("%s-%02d", name, i), name,
-				gen.WithMySQLTrigger(fmt.Sprintf("SELECT COUNT(*) FROM testtable WHERE id <> %d", i), "5"),
-				gen.WithTriggerMetadata(0, "host", host, "port", "3306", "dbName", harness.Database, "username", "root"),
-				gen.WithAuthenticationRef(0, "", "creds"), gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](3))))
-		}
+		createDistinctScaledObjects(t, c, ns, name, name, perCluster)
 	}
-	eventually(t, "the cache has every ScaledObject", func(ctx context.Context) (bool, error) {
-		list := &kedav1alpha1.ScaledObjectList{}
-		err := mgr.GetCache().List(ctx, list, client.InNamespace(ns))
-		return len(list.Items) == len(names)*perCluster, err
-	})
+	waitForScaledObjects(t, mgr, ns, len(names)*perCluster)
 	paced := samples(t, "innokeda_audit_cluster_paced_total")[""]
 
 	for _, cluster := range clusters {
@@ -452,4 +425,37 @@ func TestAuditPacesEachCluster(t *testing.T) {
 	if got := samples(t, "innokeda_audit_cluster_paced_total")[""] - paced; got < float64(len(names)*(measuredAudits-1)) {
 		t.Errorf("innokeda_audit_cluster_paced_total rose by %v, want at least %d: every audit after each cluster's first waited for its turn", got, len(names)*(measuredAudits-1))
 	}
+}
+
+// createRootCredentials creates Secret and TriggerAuthentication "creds" in ns, giving
+// MariaDB's root password.
+func createRootCredentials(t *testing.T, c client.Client, ns string) {
+	t.Helper()
+	mustCreate(t, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		StringData: map[string]string{"password": mariadb.RootPassword}})
+	mustCreate(t, c, &kedav1alpha1.TriggerAuthentication{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+		Spec: kedav1alpha1.TriggerAuthenticationSpec{SecretTargetRef: []kedav1alpha1.AuthSecretTargetRef{{Parameter: "password", Name: "creds", Key: "password"}}}})
+}
+
+// createDistinctScaledObjects creates n ScaledObjects <prefix>-<i> of cluster, polling as
+// root with "creds". Their queries differ, so that no two dry-runs share one connection.
+func createDistinctScaledObjects(t *testing.T, c client.Client, ns, cluster, prefix string, n int) {
+	t.Helper()
+	host := innodbcluster.ServiceHost(innodbcluster.InstancesService(cluster), ns, "cluster.local")
+	for i := range n {
+		mustCreate(t, c, gen.ScaledObject(ns, fmt.Sprintf("%s-%03d", prefix, i), cluster,
+			gen.WithMySQLTrigger(fmt.Sprintf("SELECT COUNT(*) FROM testtable WHERE id <> %d", i), "5"),
+			gen.WithTriggerMetadata(0, "host", host, "port", "3306", "dbName", harness.Database, "username", "root"),
+			gen.WithAuthenticationRef(0, "", "creds"), gen.WithReplicas(ptr.To[int32](1), ptr.To[int32](3))))
+	}
+}
+
+// waitForScaledObjects waits until mgr's cache holds n ScaledObjects in ns.
+func waitForScaledObjects(t *testing.T, mgr *harness.RunningManager, ns string, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("the cache has %d ScaledObjects", n), func(ctx context.Context) (bool, error) {
+		list := &kedav1alpha1.ScaledObjectList{}
+		err := mgr.GetCache().List(ctx, list, client.InNamespace(ns))
+		return len(list.Items) == n, err
+	})
 }

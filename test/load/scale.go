@@ -218,9 +218,9 @@ func runScale(ctx context.Context, prebuilt string, o scaleOptions, plots, plotF
 	if peak >= o.limitMiB {
 		verdict = "MISSED"
 	}
-	goal := fmt.Sprintf("  %-12s innokeda's peak RSS under %.0f MiB: %.1f MiB = %.2fx the KEDA peer's %.1f MiB, %.2fx the floor's %.1f MiB\n",
+	fmt.Printf("\ngoals:\n  %-12s innokeda's peak RSS under %.0f MiB: %.1f MiB = %.2fx the KEDA peer's %.1f MiB, %.2fx the floor's %.1f MiB\n",
 		verdict, o.limitMiB, peak, peak/mib(mems[1].peak), mib(mems[1].peak), peak/mib(mems[2].peak), mib(mems[2].peak))
-	fmt.Printf("\ngoals:\n%s", goal)
+	missed = verdict == "MISSED"
 	memoryPlot, err := plotMemory(fmt.Sprintf("RSS with %d clusters, %d Secrets", o.clusters, o.secrets), timeline, allMade)
 	if err != nil {
 		return false, err
@@ -233,14 +233,18 @@ func runScale(ctx context.Context, prebuilt string, o scaleOptions, plots, plotF
 		}
 		coverage, err := measureAudit(ctx, cp, c, o, func() (*harness.Process, error) {
 			innokeda.Stop()
-			innokeda, err = harness.StartProcess(cp, bins.innokeda, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, innokedaArgs...)
-			return innokeda, err
+			restarted, err := harness.StartProcess(cp, bins.innokeda, harness.Admin, cp.Env.WebhookInstallOptions.LocalServingPort, innokedaArgs...)
+			if err == nil {
+				innokeda = restarted
+			}
+			return restarted, err
 		})
 		if err != nil {
 			return false, err
 		}
 		fmt.Print(coverage.report)
 		plotted = append(plotted, coverage.plot)
+		missed = missed || coverage.missed
 	}
 	if plots != "" {
 		path := filepath.Join(plots, "scale."+plotFormat)
@@ -249,7 +253,7 @@ func runScale(ctx context.Context, prebuilt string, o scaleOptions, plots, plotF
 		}
 		fmt.Printf("\nwrote %s\n", path)
 	}
-	return verdict == "MISSED", nil
+	return missed, nil
 }
 
 // memorySample is the RSS of innokeda, the KEDA peer and the floor at one time since

@@ -24,6 +24,7 @@ import (
 type auditCoverage struct {
 	report string
 	plot   *plot.Plot
+	missed bool // its goal
 }
 
 // auditSample is what innokeda's /metrics said of its audit at one time since it started.
@@ -173,7 +174,7 @@ func measureAudit(ctx context.Context, cp *harness.ControlPlane, c client.Client
 	if err != nil {
 		return auditCoverage{}, err
 	}
-	return auditCoverage{report: b.String(), plot: p}, nil
+	return auditCoverage{report: b.String(), plot: p, missed: verdict == "MISSED"}, nil
 }
 
 // sampleAudit reads the audit's metrics and the RSS of p.
